@@ -1,0 +1,7 @@
+"""Shared test configuration.
+
+Importing the integration here, at collection time, makes Home Assistant's loader find
+this repository's ``custom_components`` instead of the test harness's own.
+"""
+
+from custom_components.broute_meter.const import DOMAIN  # noqa: F401
