@@ -1,0 +1,708 @@
+"""The meter's 30-minute history as hourly long-term statistics.
+
+The meter keeps its cumulative registers at every 00/30 boundary for the last
+days (E2 forward, E4 reverse; E5 selects the day). This module turns those
+readings into hourly external statistics ``broute_meter:<mac>_energy_import``
+and ``…_energy_export`` and keeps them complete:
+
+* on first setup it reads up to ``history_days`` days (two round trips a day);
+* after any gap (Home Assistant stopped, radio or dongle lost) it fills the hours
+  after the last stored row, continuing that row's ``sum``;
+* every hour (and whenever the coordinator recovers) it appends the new hours.
+
+Every radio request goes through the shared session one at a time, so live polls
+slot in between; nothing holds the session for longer than one request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+from decimal import Decimal
+from enum import StrEnum
+import logging
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from homeassistant.components.recorder.models import (
+    StatisticData,
+    StatisticMeanType,
+    StatisticMetaData,
+)
+from homeassistant.components.recorder.statistics import (
+    async_add_external_statistics,
+    get_last_statistics,
+    statistics_during_period,
+)
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import UnitOfEnergy
+from homeassistant.core import (
+    CALLBACK_TYPE,
+    HassJob,
+    HomeAssistant,
+    ServiceCall,
+    callback,
+)
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.event import async_call_later, async_track_time_change
+from homeassistant.helpers.recorder import get_instance
+from homeassistant.util import dt as dt_util, slugify
+from homeassistant.util.unit_conversion import EnergyConverter
+import probatio
+
+from .broute.echonet import decode_date, decode_history1, decode_time
+from .broute.errors import (
+    BRouteError,
+    EchonetDecodeError,
+    PropertyNotAvailableError,
+    SessionUnavailableError,
+)
+from .const import DOMAIN
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from homeassistant.config_entries import ConfigEntry
+
+    from .broute.echonet import EnergyScale
+
+_LOGGER = logging.getLogger(__name__)
+
+# ECHONET Lite properties of the low-voltage meter (class 0x0288) used here.
+EPC_TIME: Final = 0x97
+EPC_DATE: Final = 0x98
+EPC_HISTORY_FORWARD: Final = 0xE2
+EPC_HISTORY_REVERSE: Final = 0xE4
+EPC_HISTORY_DAY: Final = 0xE5
+
+METER_TIME_ZONE: Final = "Asia/Tokyo"
+SLOTS_PER_DAY: Final = 48
+SLOT: Final = timedelta(minutes=30)
+HOUR: Final = timedelta(hours=1)
+MAX_DAYS_AGO: Final = 99
+
+DEFAULT_HISTORY_DAYS: Final = 44
+MIN_HISTORY_DAYS: Final = 1
+MAX_HISTORY_DAYS: Final = 99
+
+# A meter clock further off than this (e.g. after a long power cut) would file
+# readings under the wrong hours: postpone until it agrees with ours again.
+CLOCK_TOLERANCE: Final = timedelta(minutes=15)
+# Close to the meter's midnight "days ago" may change between two requests, so
+# the meter's date is read again around every day fetched in this window.
+MIDNIGHT_GUARD: Final = timedelta(minutes=5)
+
+RETRY_FIRST: Final = 60.0
+RETRY_MAX: Final = 1800.0
+POSTPONE_DELAY: Final = 900.0
+# The meter files the :00 reading a moment after the boundary.
+HOURLY_RUN_MINUTE: Final = 2
+
+SERVICE_IMPORT_HISTORY: Final = "import_history"
+ATTR_DAYS: Final = "days"
+ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
+
+
+class Direction(StrEnum):
+    """Energy flow direction of a statistic."""
+
+    IMPORT = "import"
+    EXPORT = "export"
+
+
+_EPC_OF: Final = {
+    Direction.IMPORT: EPC_HISTORY_FORWARD,
+    Direction.EXPORT: EPC_HISTORY_REVERSE,
+}
+
+
+class HistorySession(Protocol):
+    """The part of ``MeterSession`` the history job uses."""
+
+    async def get(self, *epcs: int) -> dict[int, bytes]:
+        """Read properties (one radio round trip)."""
+
+    async def set(self, epc: int, edt: bytes) -> None:
+        """Write one property with SetC (one radio round trip)."""
+
+
+class HistorySource(Protocol):
+    """What the history job needs from the coordinator."""
+
+    @property
+    def session(self) -> HistorySession | None:
+        """The live session, or None while there is none."""
+
+    @property
+    def scale(self) -> EnergyScale | None:
+        """Coefficient, unit and digits of the cumulative registers."""
+
+
+def statistic_id(unique_id: str, direction: Direction) -> str:
+    """Return the external statistic ID of one direction of one meter."""
+    return f"{DOMAIN}:{slugify(unique_id)}_energy_{direction}"
+
+
+class HistoryState(StrEnum):
+    """What the history job is doing."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+    POSTPONED = "postponed"
+    RETRYING = "retrying"
+
+
+@dataclass(slots=True)
+class HistoryStatus:
+    """Progress, for diagnostics and the "history days imported" sensor."""
+
+    state: HistoryState = HistoryState.IDLE
+    days_planned: int = 0
+    days_read: int = 0
+    days_imported: int = 0
+    days_skipped: int = 0
+    rows_written: int = 0
+    round_trips: int = 0
+    last_row: datetime | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+    next_attempt: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a JSON-friendly copy."""
+        return {
+            "state": str(self.state),
+            "days_planned": self.days_planned,
+            "days_read": self.days_read,
+            "days_imported": self.days_imported,
+            "days_skipped": self.days_skipped,
+            "rows_written": self.rows_written,
+            "round_trips": self.round_trips,
+            "last_row": self.last_row.isoformat() if self.last_row else None,
+            "last_success": self.last_success.isoformat() if self.last_success else None,
+            "last_error": self.last_error,
+            "next_attempt": self.next_attempt.isoformat() if self.next_attempt else None,
+        }
+
+
+class _PostponeError(Exception):
+    """The meter's clock disagrees with ours; try again later."""
+
+
+@dataclass(slots=True)
+class _Anchor:
+    """The last stored row before the hours being written."""
+
+    start: datetime
+    state: float | None
+    sum: float
+
+
+@dataclass(slots=True)
+class _Series:
+    """Running accumulation of one direction while days are read in order."""
+
+    direction: Direction
+    cut: datetime | None  # rows are written for hours starting at or after this
+    base_sum: float
+    prev_raw: int | None
+    acc_raw: int = 0
+    rows: list[StatisticData] = field(default_factory=list)
+    last_row: _Anchor | None = None
+
+
+class HistoryImporter:
+    """Fill and maintain the hourly statistics of one meter from its history."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry[Any],
+        source: HistorySource,
+        *,
+        days: int = DEFAULT_HISTORY_DAYS,
+        name: str | None = None,
+    ) -> None:
+        """Prepare; nothing runs until ``async_start``."""
+        self.hass = hass
+        self._entry = entry
+        self._source = source
+        self.days = max(MIN_HISTORY_DAYS, min(MAX_HISTORY_DAYS, days))
+        self._unique_id = entry.unique_id or entry.entry_id
+        self._name = name or entry.title
+        self.status = HistoryStatus()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._pending_days: int | None = None
+        self._unsubs: list[CALLBACK_TYPE] = []
+        self._retry_unsub: CALLBACK_TYPE | None = None
+        self._failures = 0
+        self._export_supported: bool | None = None
+        # Rows written by this process (the recorder commits asynchronously).
+        self._written: dict[Direction, _Anchor] = {}
+        # The meter date up to which every day has been read since start-up, so
+        # a meter without data does not get its whole history re-read hourly.
+        self._scanned_through: date | None = None
+        self._listeners: list[Callable[[], None]] = []
+        self._tz: tzinfo | None = None
+
+    # --- public API --------------------------------------------------------------
+
+    def statistic_id(self, direction: Direction) -> str:
+        """Return the statistic ID of one direction."""
+        return statistic_id(self._unique_id, direction)
+
+    @callback
+    def async_start(self) -> None:
+        """Catch up now, then every hour (and when the radio comes back)."""
+        self._unsubs.append(
+            async_track_time_change(
+                self.hass, self._async_hourly, minute=HOURLY_RUN_MINUTE, second=0
+            )
+        )
+        self.async_request_catch_up()
+
+    @callback
+    def async_stop(self) -> None:
+        """Cancel timers and any running import."""
+        for unsub in self._unsubs:
+            unsub()
+        self._unsubs.clear()
+        self._cancel_retry()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._task = None
+
+    @callback
+    def async_add_listener(self, update: Callable[[], None]) -> CALLBACK_TYPE:
+        """Call ``update`` whenever the progress changes."""
+        self._listeners.append(update)
+
+        @callback
+        def remove() -> None:
+            self._listeners.remove(update)
+
+        return remove
+
+    @callback
+    def async_request_catch_up(self) -> None:
+        """Fill the hours after the last stored row, in the background."""
+        self._schedule(None)
+
+    @callback
+    def async_request_import(self, days: int) -> None:
+        """Re-read the last ``days`` days (today counts as one) and rewrite them."""
+        self._pending_days = max(days, self._pending_days or 0)
+        self._schedule(days)
+
+    async def async_wait_idle(self) -> None:
+        """Wait until the current run (if any) has finished."""
+        while self._task is not None and not self._task.done():
+            await asyncio.wait({self._task})
+
+    # --- scheduling --------------------------------------------------------------
+
+    @callback
+    def _schedule(self, days: int | None) -> None:
+        if self._task is not None and not self._task.done():
+            return  # the running job picks up _pending_days when it ends
+        self._cancel_retry()
+        self._task = self._entry.async_create_background_task(
+            self.hass, self._async_job(days), f"{DOMAIN} history {self._unique_id}"
+        )
+
+    async def _async_hourly(self, _now: datetime) -> None:
+        self.async_request_catch_up()
+
+    @callback
+    def _retry_later(self, delay: float) -> None:
+        self._cancel_retry()
+        self.status.next_attempt = dt_util.utcnow() + timedelta(seconds=delay)
+        self._retry_unsub = async_call_later(
+            self.hass, delay, HassJob(self._async_retry, cancel_on_shutdown=True)
+        )
+
+    async def _async_retry(self, _now: datetime) -> None:
+        self._retry_unsub = None
+        self._schedule(self._pending_days)
+
+    @callback
+    def _cancel_retry(self) -> None:
+        if self._retry_unsub is not None:
+            self._retry_unsub()
+            self._retry_unsub = None
+        self.status.next_attempt = None
+
+    @callback
+    def _notify(self) -> None:
+        for update in list(self._listeners):
+            update()
+
+    async def _async_job(self, days: int | None) -> None:
+        async with self._lock:
+            while True:
+                if days is not None:
+                    self._pending_days = None
+                self.status.state = HistoryState.RUNNING
+                self._notify()
+                try:
+                    await self._async_run(days)
+                except _PostponeError as err:
+                    self.status.state = HistoryState.POSTPONED
+                    self.status.last_error = str(err)
+                    if days is not None:
+                        self._pending_days = max(days, self._pending_days or 0)
+                    self._retry_later(POSTPONE_DELAY)
+                    break
+                except BRouteError as err:
+                    # Keep what was written; the next run resumes after it.
+                    self._failures += 1
+                    delay = min(RETRY_MAX, RETRY_FIRST * 2 ** (self._failures - 1))
+                    self.status.state = HistoryState.RETRYING
+                    self.status.last_error = type(err).__name__
+                    if days is not None:
+                        self._pending_days = max(days, self._pending_days or 0)
+                    _LOGGER.debug("History import interrupted (%s), retry in %.0f s", err, delay)
+                    self._retry_later(delay)
+                    break
+                self._failures = 0
+                self.status.state = HistoryState.IDLE
+                self.status.last_error = None
+                self.status.last_success = dt_util.utcnow()
+                if self._pending_days is None:
+                    break
+                days = self._pending_days
+        self._notify()
+
+    # --- one run -----------------------------------------------------------------
+
+    async def _async_tz(self) -> tzinfo:
+        if self._tz is None:
+            tz = await dt_util.async_get_time_zone(METER_TIME_ZONE)
+            assert tz is not None
+            self._tz = tz
+        return self._tz
+
+    def _session(self) -> HistorySession:
+        session = self._source.session
+        if session is None:
+            raise SessionUnavailableError("no session")
+        return session
+
+    async def _async_meter_clock(self, tz: tzinfo) -> datetime | None:
+        """Read the meter's date and time; None if it does not offer them."""
+        try:
+            values = await self._session().get(EPC_DATE, EPC_TIME)
+        except PropertyNotAvailableError:
+            return None
+        finally:
+            self.status.round_trips += 1
+        if not values.get(EPC_DATE) or not values.get(EPC_TIME):
+            return None
+        day = decode_date(values[EPC_DATE])
+        clock = decode_time(values[EPC_TIME])
+        return datetime.combine(day, time(clock.hour, clock.minute), tzinfo=tz)
+
+    async def _async_anchor(self, direction: Direction, before: datetime | None) -> _Anchor | None:
+        """Return the last stored row (or the last one starting before ``before``)."""
+        stat_id = self.statistic_id(direction)
+        recorder = get_instance(self.hass)
+        if before is None:
+            rows = await recorder.async_add_executor_job(
+                get_last_statistics, self.hass, 1, stat_id, False, {"state", "sum"}
+            )
+            found = rows.get(stat_id)
+            anchor = _row_anchor(found[-1]) if found else None
+            cached = self._written.get(direction)
+            if cached is not None and (anchor is None or cached.start > anchor.start):
+                anchor = cached
+            return anchor
+        period = await recorder.async_add_executor_job(
+            statistics_during_period,
+            self.hass,
+            before - timedelta(days=MAX_DAYS_AGO + 2),
+            before,
+            {stat_id},
+            "hour",
+            None,
+            {"state", "sum"},
+        )
+        found = period.get(stat_id)
+        return _row_anchor(found[-1]) if found else None
+
+    async def _async_run(self, days: int | None) -> None:
+        scale = self._source.scale
+        if scale is None:
+            raise SessionUnavailableError("meter not read yet")
+        tz = await self._async_tz()
+        rewrite = days is not None
+        max_days = min(days if days is not None else self.days, MAX_DAYS_AGO + 1)
+
+        ha_now = dt_util.utcnow()
+        meter_now = await self._async_meter_clock(tz)
+        if meter_now is None:
+            meter_now = ha_now.astimezone(tz).replace(second=0, microsecond=0)
+        elif abs(meter_now - ha_now) > CLOCK_TOLERANCE + timedelta(minutes=1):
+            raise _PostponeError(
+                f"meter clock {meter_now.isoformat()} disagrees with {ha_now.isoformat()}"
+            )
+        offset = meter_now - ha_now
+        meter_today = meter_now.date()
+        oldest = meter_today - timedelta(days=max_days - 1)
+
+        # Which hours to (re)write, per direction.
+        directions = [Direction.IMPORT]
+        if self._export_supported is not False:
+            directions.append(Direction.EXPORT)
+        requested_cut = (
+            datetime.combine(oldest, time(0), tzinfo=tz).astimezone(dt_util.UTC)
+            if rewrite
+            else None
+        )
+        series: dict[Direction, _Series] = {}
+        for direction in directions:
+            anchor = await self._async_anchor(direction, requested_cut)
+            series[direction] = _new_series(direction, anchor, scale)
+
+        starts = [s.cut for s in series.values() if s.cut is not None]
+        first = oldest
+        if starts:
+            first = max(oldest, min(starts).astimezone(tz).date())
+        if requested_cut is not None:
+            first = oldest
+        elif self._scanned_through is not None and starts:
+            first = max(first, self._scanned_through)
+        dates = [first + timedelta(days=i) for i in range((meter_today - first).days + 1)]
+
+        self.status.days_planned = len(dates)
+        self.status.days_read = 0
+        self.status.days_imported = 0
+        self.status.days_skipped = 0
+        self._notify()
+
+        clock_date: date | None = None  # last date read from the meter itself
+        for day in dates:
+            values: dict[int, bytes] | None = None
+            while True:
+                est = (dt_util.utcnow() + offset).astimezone(tz)
+                near_midnight = _near_midnight(est)
+                if near_midnight and clock_date is None:
+                    read = await self._async_meter_clock(tz)
+                    clock_date = read.date() if read else est.date()
+                today = clock_date if near_midnight and clock_date else est.date()
+                days_ago = (today - day).days
+                if days_ago > MAX_DAYS_AGO or days_ago < 0:
+                    break
+                values = await self._async_read_day(days_ago, directions)
+                if near_midnight:
+                    read = await self._async_meter_clock(tz)
+                    after = read.date() if read else est.date()
+                    if after != today:
+                        # The meter's day changed while we were reading: redo.
+                        clock_date = after
+                        continue
+                    clock_date = after
+                else:
+                    clock_date = None
+                break
+            self.status.days_read += 1
+            if values is None:
+                self.status.days_skipped += 1
+                self._notify()
+                continue
+            limit = dt_util.utcnow() + offset
+            had_data = False
+            if values.get(EPC_HISTORY_FORWARD) and Direction.EXPORT in series:
+                # A meter without reverse metering refuses E4 next to a valid E2.
+                self._export_supported = bool(values.get(EPC_HISTORY_REVERSE))
+            for direction, s in series.items():
+                edt = values.get(_EPC_OF[direction])
+                if not edt:
+                    continue
+                history = decode_history1(edt)
+                if history.day != days_ago:
+                    raise EchonetDecodeError(f"history for day {history.day} instead of {days_ago}")
+                if len(history.values) != SLOTS_PER_DAY:
+                    raise EchonetDecodeError("history day without 48 slots")
+                readings = [
+                    (datetime.combine(day, time(0), tzinfo=tz) + i * SLOT, raw)
+                    for i, raw in enumerate(history.values)
+                ]
+                had_data |= any(raw is not None for _, raw in readings)
+                _accumulate(s, readings, scale, limit)
+            if had_data:
+                self.status.days_imported += 1
+            else:
+                self.status.days_skipped += 1
+            self._flush(series.values(), scale)
+            self._notify()
+
+        if dates and not rewrite:
+            self._scanned_through = dates[-1]
+
+    async def _async_read_day(
+        self, days_ago: int, directions: list[Direction]
+    ) -> dict[int, bytes] | None:
+        """Select a day with E5 and read its history; None if the meter lacks it."""
+        session = self._session()
+        try:
+            await session.set(EPC_HISTORY_DAY, bytes([days_ago]))
+        except PropertyNotAvailableError:
+            return None
+        finally:
+            self.status.round_trips += 1
+        try:
+            values = await session.get(*(_EPC_OF[d] for d in directions))
+        except PropertyNotAvailableError:
+            return None
+        finally:
+            self.status.round_trips += 1
+        return values
+
+    def _flush(self, all_series: Iterable[_Series], scale: EnergyScale) -> None:
+        """Hand the rows of the day just read to the recorder."""
+        for s in all_series:
+            if not s.rows:
+                continue
+            metadata = StatisticMetaData(
+                mean_type=StatisticMeanType.NONE,
+                has_sum=True,
+                name=f"{self._name} {s.direction}",
+                source=DOMAIN,
+                statistic_id=self.statistic_id(s.direction),
+                unit_class=EnergyConverter.UNIT_CLASS,
+                unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+            )
+            async_add_external_statistics(self.hass, metadata, s.rows)
+            self.status.rows_written += len(s.rows)
+            assert s.last_row is not None
+            self._written[s.direction] = s.last_row
+            if s.direction is Direction.IMPORT:
+                self.status.last_row = s.last_row.start
+            s.rows = []
+
+
+def _row_anchor(row: Any) -> _Anchor:
+    return _Anchor(
+        start=dt_util.utc_from_timestamp(row["start"]),
+        state=row.get("state"),
+        sum=float(row.get("sum") or 0.0),
+    )
+
+
+def _new_series(direction: Direction, anchor: _Anchor | None, scale: EnergyScale) -> _Series:
+    if anchor is None:
+        return _Series(direction=direction, cut=None, base_sum=0.0, prev_raw=None)
+    prev_raw: int | None = None
+    if anchor.state is not None:
+        # Stored states are exact multiples of the register step (see _accumulate).
+        prev_raw = round(Decimal(repr(anchor.state)) / scale.to_kwh(1)) % scale.modulus
+    return _Series(
+        direction=direction,
+        cut=anchor.start + HOUR,
+        base_sum=anchor.sum,
+        prev_raw=prev_raw,
+        last_row=anchor,
+    )
+
+
+def _accumulate(
+    s: _Series,
+    readings: list[tuple[datetime, int | None]],
+    scale: EnergyScale,
+    limit: datetime,
+) -> None:
+    """Fold one day of half-hour register readings into hourly rows.
+
+    ``sum`` grows by every half-hour step (wrap-aware), so a missing reading
+    moves its consumption into the next hour that has one instead of losing it.
+    """
+    for at, raw in readings:
+        if raw is None or at > limit:
+            continue
+        if s.cut is not None and at < s.cut:
+            continue
+        if s.cut is not None and at == s.cut:
+            s.prev_raw = raw  # the meter's own reading beats the stored state
+            continue
+        if s.prev_raw is None:
+            s.prev_raw = raw  # first reading ever: the baseline, no row yet
+            continue
+        s.acc_raw += scale.delta(s.prev_raw, raw)
+        s.prev_raw = raw
+        if at.minute != 0:
+            continue
+        start = (at - HOUR).astimezone(dt_util.UTC)
+        total = round(s.base_sum + float(scale.to_kwh(s.acc_raw)), 6)
+        state = float(scale.to_kwh(raw))
+        s.rows.append(StatisticData(start=start, state=state, sum=total))
+        s.last_row = _Anchor(start=start, state=state, sum=total)
+
+
+def _near_midnight(local: datetime) -> bool:
+    since = datetime.combine(local.date(), time(0), tzinfo=local.tzinfo)
+    return local - since < MIDNIGHT_GUARD or since + timedelta(days=1) - local < MIDNIGHT_GUARD
+
+
+# --- the import_history action ---------------------------------------------------
+
+SERVICE_SCHEMA: Final = probatio.Schema(
+    {
+        probatio.Required(ATTR_DAYS): probatio.Coerce(int),
+        probatio.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
+    }
+)
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register ``broute_meter.import_history`` (once, from ``async_setup``)."""
+
+    async def _import_history(call: ServiceCall) -> None:
+        days: int = call.data[ATTR_DAYS]
+        if not MIN_HISTORY_DAYS <= days <= MAX_HISTORY_DAYS:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="invalid_days",
+                translation_placeholders={
+                    "days": str(days),
+                    "min": str(MIN_HISTORY_DAYS),
+                    "max": str(MAX_HISTORY_DAYS),
+                },
+            )
+        entry_id: str | None = call.data.get(ATTR_CONFIG_ENTRY_ID)
+        if entry_id is not None:
+            entry = hass.config_entries.async_get_entry(entry_id)
+            if entry is None or entry.domain != DOMAIN:
+                raise ServiceValidationError(
+                    translation_domain=DOMAIN,
+                    translation_key="entry_not_found",
+                    translation_placeholders={"entry_id": entry_id},
+                )
+            if entry.state is not ConfigEntryState.LOADED:
+                raise ServiceValidationError(
+                    translation_domain=DOMAIN,
+                    translation_key="entry_not_loaded",
+                    translation_placeholders={"title": entry.title},
+                )
+            entries = [entry]
+        else:
+            entries = hass.config_entries.async_loaded_entries(DOMAIN)
+            if not entries:
+                raise ServiceValidationError(
+                    translation_domain=DOMAIN, translation_key="no_loaded_entries"
+                )
+        for entry in entries:
+            importer: HistoryImporter | None = getattr(entry.runtime_data, "history", None)
+            if importer is None:
+                raise ServiceValidationError(
+                    translation_domain=DOMAIN,
+                    translation_key="entry_not_loaded",
+                    translation_placeholders={"title": entry.title},
+                )
+            importer.async_request_import(days)
+
+    hass.services.async_register(
+        DOMAIN, SERVICE_IMPORT_HISTORY, _import_history, schema=SERVICE_SCHEMA
+    )
