@@ -1,5 +1,36 @@
 """Constants of the broute_meter integration."""
 
+from datetime import timedelta
+import logging
 from typing import Final
 
 DOMAIN: Final = "broute_meter"
+LOGGER: Final = logging.getLogger(__package__)
+
+# entry.data keys. The port lives under "device" (homeassistant.const.CONF_DEVICE) so
+# Home Assistant's usb integration can show which entry uses which port.
+CONF_RBID: Final = "rbid"
+CONF_PASSWORD: Final = "password"  # noqa: S105 - a key name, not a secret
+CONF_PAN: Final = "pan"
+CONF_USB_SERIAL: Final = "usb_serial"
+
+# entry.options keys.
+CONF_SCAN_INTERVAL: Final = "scan_interval"
+DEFAULT_SCAN_INTERVAL: Final = 30
+MIN_SCAN_INTERVAL: Final = 10
+MAX_SCAN_INTERVAL: Final = 3600
+CONF_HISTORY_DAYS: Final = "history_days"
+
+RBID_LENGTH: Final = 32
+PASSWORD_LENGTH: Final = 12
+
+# A join that keeps failing for this long is worth a repair issue: by then it is no
+# longer a passing radio hiccup but something the user has to look at.
+METER_NOT_FOUND_GRACE: Final = timedelta(minutes=30)
+ISSUE_METER_NOT_FOUND: Final = "meter_not_found"
+
+# A fixed-time (30-minute) reading older than this is read again on the next poll,
+# in case the meter's own 30-minute notification was lost.
+FIXED_TIME_MAX_AGE: Final = timedelta(minutes=40)
+
+MODEL_LV_METER: Final = "Low-voltage smart electric energy meter"
