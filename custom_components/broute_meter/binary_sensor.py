@@ -1,0 +1,52 @@
+"""Binary sensor: the meter's own fault status (EPC 0x88)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
+from homeassistant.const import EntityCategory
+
+from .entity import BRouteEntity
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+    from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+    from .coordinator import BRouteConfigEntry
+
+PARALLEL_UPDATES = 0
+
+FAULT = BinarySensorEntityDescription(
+    key="fault",
+    translation_key="fault",
+    device_class=BinarySensorDeviceClass.PROBLEM,
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: BRouteConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Create the fault sensor."""
+    async_add_entities([BRouteFaultSensor(entry.runtime_data.coordinator, FAULT)])
+
+
+class BRouteFaultSensor(BRouteEntity, BinarySensorEntity):
+    """On when the meter reports a fault."""
+
+    @property
+    def is_on(self) -> bool | None:
+        """Whether the meter reports a fault."""
+        return self.coordinator.data.fault
+
+    @property
+    def available(self) -> bool:
+        """Available while the meter answers and reports its status."""
+        return super().available and self.coordinator.data.fault is not None

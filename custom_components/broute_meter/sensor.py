@@ -1,0 +1,172 @@
+"""Sensors: power, currents, energy registers and link quality."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import (
+    SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+    EntityCategory,
+    UnitOfElectricCurrent,
+    UnitOfEnergy,
+    UnitOfPower,
+)
+
+from .entity import BRouteEntity
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
+    from homeassistant.core import HomeAssistant
+    from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+    from .coordinator import BRouteConfigEntry, MeterData, MeterInfo
+
+# Every value comes from the coordinator; entities never talk to the meter.
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class BRouteSensorEntityDescription(SensorEntityDescription):
+    """How one sensor reads the snapshot, and whether this meter has it."""
+
+    value_fn: Callable[[MeterData], float | int | datetime | None]
+    exists_fn: Callable[[MeterInfo], bool] = lambda _: True
+
+
+SENSORS: tuple[BRouteSensorEntityDescription, ...] = (
+    BRouteSensorEntityDescription(
+        key="power",
+        translation_key="power",
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        value_fn=lambda data: data.power,
+    ),
+    BRouteSensorEntityDescription(
+        key="current_r",
+        translation_key="current_r",
+        device_class=SensorDeviceClass.CURRENT,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        suggested_display_precision=1,
+        value_fn=lambda data: data.current_r,
+    ),
+    BRouteSensorEntityDescription(
+        key="current_t",
+        translation_key="current_t",
+        device_class=SensorDeviceClass.CURRENT,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        suggested_display_precision=1,
+        value_fn=lambda data: data.current_t,
+        # Single-phase two-wire meters have no T phase.
+        exists_fn=lambda info: not info.single_phase,
+    ),
+    BRouteSensorEntityDescription(
+        key="energy_import",
+        translation_key="energy_import",
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        value_fn=lambda data: data.energy_import,
+    ),
+    BRouteSensorEntityDescription(
+        key="energy_export",
+        translation_key="energy_export",
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        value_fn=lambda data: data.energy_export,
+        exists_fn=lambda info: info.reverse_metering,
+    ),
+    BRouteSensorEntityDescription(
+        key="fixed_time_energy_import",
+        translation_key="fixed_time_energy_import",
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        value_fn=lambda data: data.fixed_import.kwh if data.fixed_import else None,
+    ),
+    BRouteSensorEntityDescription(
+        key="fixed_time_energy_import_time",
+        translation_key="fixed_time_energy_import_time",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda data: data.fixed_import.timestamp if data.fixed_import else None,
+    ),
+    BRouteSensorEntityDescription(
+        key="fixed_time_energy_export",
+        translation_key="fixed_time_energy_export",
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        value_fn=lambda data: data.fixed_export.kwh if data.fixed_export else None,
+        exists_fn=lambda info: info.reverse_metering,
+    ),
+    BRouteSensorEntityDescription(
+        key="fixed_time_energy_export_time",
+        translation_key="fixed_time_energy_export_time",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda data: data.fixed_export.timestamp if data.fixed_export else None,
+        exists_fn=lambda info: info.reverse_metering,
+    ),
+    BRouteSensorEntityDescription(
+        key="rssi",
+        translation_key="rssi",
+        device_class=SensorDeviceClass.SIGNAL_STRENGTH,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda data: data.rssi,
+    ),
+    BRouteSensorEntityDescription(
+        key="channel",
+        translation_key="channel",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda data: data.channel,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: BRouteConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Create the sensors this meter supports."""
+    coordinator = entry.runtime_data.coordinator
+    info = coordinator.meter_info
+    assert info is not None  # read in the coordinator's setup
+    async_add_entities(
+        BRouteSensor(coordinator, description)
+        for description in SENSORS
+        if description.exists_fn(info)
+    )
+
+
+class BRouteSensor(BRouteEntity, SensorEntity):
+    """A value of the meter."""
+
+    entity_description: BRouteSensorEntityDescription
+
+    @property
+    def native_value(self) -> float | int | datetime | None:
+        """The current value."""
+        return self.entity_description.value_fn(self.coordinator.data)
+
+    @property
+    def available(self) -> bool:
+        """Available while the meter answers and the value is known."""
+        return super().available and self.native_value is not None
