@@ -1,0 +1,155 @@
+"""A tiny independent SKSTACK reader used to look at the simulator from the host side."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import serialx
+
+A1_FIELDS = 6  # SENDER DEST RPORT LPORT SENDERLLA SECURED, then DATALEN
+DSE_FIELDS = 7  # ... SECURED SIDE, then DATALEN
+
+
+@dataclass
+class Rx:
+    """One ERXUDP as the host sees it."""
+
+    fields: list[str]
+    data: bytes
+
+    @property
+    def sender(self) -> str:
+        return self.fields[0]
+
+    @property
+    def dest(self) -> str:
+        return self.fields[1]
+
+    @property
+    def rport(self) -> int:
+        return int(self.fields[2], 16)
+
+
+class Host:
+    """Raw byte-level host: writes commands, reads lines and ERXUDP by length."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.buf = bytearray()
+        self.fields_before_len = DSE_FIELDS
+        self.hex_mode = False
+        self.transcript: list[bytes | Rx] = []
+
+    @classmethod
+    async def open(cls, url: str, *, dse: bool = True) -> Host:
+        reader, writer = await serialx.open_serial_connection(url, baudrate=115200)
+        host = cls(reader, writer)
+        host.fields_before_len = DSE_FIELDS if dse else A1_FIELDS
+        return host
+
+    async def close(self) -> None:
+        self.writer.close()
+        try:
+            await self.writer.wait_closed()
+        except OSError:
+            pass
+
+    async def write(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def cmd(self, line: str, end: bytes = b"\r\n") -> None:
+        await self.write(line.encode() + end)
+
+    async def _fill(self, timeout: float) -> None:
+        chunk = await asyncio.wait_for(self.reader.read(4096), timeout)
+        if not chunk:
+            raise EOFError("port closed")
+        self.buf += chunk
+
+    async def raw_until(self, marker: bytes, timeout: float = 3.0) -> bytes:
+        """Raw bytes up to and including ``marker`` (used for CR-only replies)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while marker not in self.buf:
+            await self._fill(max(0.01, deadline - loop.time()))
+        end = self.buf.index(marker) + len(marker)
+        out = bytes(self.buf[:end])
+        del self.buf[:end]
+        return out
+
+    async def next(self, timeout: float = 3.0) -> bytes | Rx:
+        """Next non-empty line (bytes, no terminator) or a parsed ERXUDP."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            while self.buf[:1] in (b"\r", b"\n"):
+                del self.buf[0]
+            item = self._try_parse()
+            if item is not None:
+                self.transcript.append(item)
+                return item
+            await self._fill(max(0.01, deadline - loop.time()))
+
+    def _try_parse(self) -> bytes | Rx | None:
+        buf = self.buf
+        if not buf:
+            return None
+        if buf.startswith(b"ERXUDP "):
+            parts: list[bytes] = []
+            pos = 7
+            while len(parts) < self.fields_before_len + 1:
+                space = buf.find(b" ", pos)
+                if space < 0:
+                    return None
+                parts.append(bytes(buf[pos:space]))
+                pos = space + 1
+            length = int(parts[-1], 16)
+            size = length * 2 if self.hex_mode else length
+            if len(buf) < pos + size + 2:
+                return None
+            body = bytes(buf[pos : pos + size])
+            assert buf[pos + size : pos + size + 2] == b"\r\n"
+            del buf[: pos + size + 2]
+            data = bytes.fromhex(body.decode()) if self.hex_mode else body
+            return Rx([p.decode() for p in parts], data)
+        cut = [i for i in (buf.find(b"\r"), buf.find(b"\n")) if i >= 0]
+        if not cut:
+            return None
+        end = min(cut)
+        line = bytes(buf[:end])
+        del buf[: end + 1]
+        return line
+
+    async def line(self, timeout: float = 3.0) -> bytes:
+        """Next text line, skipping ERXUDPs."""
+        while True:
+            item = await self.next(timeout)
+            if isinstance(item, bytes):
+                return item
+
+    async def expect(self, prefix: bytes, timeout: float = 3.0) -> list[bytes | Rx]:
+        """Read until a line starting with ``prefix``; returns everything read."""
+        seen: list[bytes | Rx] = []
+        while True:
+            item = await self.next(timeout)
+            seen.append(item)
+            if isinstance(item, bytes) and item.startswith(prefix):
+                return seen
+
+    async def rx(self, port: int = 0x0E1A, timeout: float = 3.0) -> Rx:
+        while True:
+            item = await self.next(timeout)
+            if isinstance(item, Rx) and item.rport == port:
+                return item
+
+    async def quiet(self, seconds: float = 0.1) -> list[bytes | Rx]:
+        """Everything that arrives within ``seconds``."""
+        out: list[bytes | Rx] = []
+        try:
+            while True:
+                out.append(await self.next(seconds))
+        except TimeoutError:
+            return out
