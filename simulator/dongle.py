@@ -176,7 +176,7 @@ class Dongle:
 
     def _step(self) -> bool:
         buf = self._buf
-        while buf[:1] in (b"\r", b"\n"):
+        while bytes(buf[:1]) in (b"\r", b"\n"):
             del buf[0]
         if not buf:
             return False
@@ -524,7 +524,9 @@ class Dongle:
         self.event(0x21, target, "00")
         for index in range(3):
             await self.sleep(join_time * 0.2)
-            self._erxudp(target, st.ipv6, PANA_PORT, PANA_PORT, pan.mac, False, _pana_noise(index))
+            self._erxudp(
+                target, st.ipv6, (PANA_PORT, PANA_PORT), pan.mac, _pana_noise(index), secured=False
+            )
         await self.sleep(join_time * 0.2)
         if not pan.is_main or not self.credentials_match():
             self.event(0x24, target)
@@ -666,11 +668,19 @@ class Dongle:
         stats.airtime_seconds += self.sim.timing.airtime(len(data))
         dest = MULTICAST_ALL if multicast else self.state.ipv6
         cfg = self.sim.config
-        self._erxudp(cfg.ipv6, dest, ECHONET_PORT, ECHONET_PORT, cfg.mac, True, data)
+        self._erxudp(cfg.ipv6, dest, (ECHONET_PORT, ECHONET_PORT), cfg.mac, data, secured=True)
 
     def _erxudp(
-        self, sender: str, dest: str, rport: int, lport: int, mac: str, secured: bool, data: bytes
+        self,
+        sender: str,
+        dest: str,
+        ports: tuple[int, int],
+        mac: str,
+        data: bytes,
+        *,
+        secured: bool,
     ) -> None:
+        rport, lport = ports
         fields = [sender, dest, f"{rport:04X}", f"{lport:04X}", mac]
         if self.model.dse and self.state.registers["SA2"] == "1":
             # Token format unverified in the reference; we print the LQI as two hex digits.
@@ -686,7 +696,12 @@ class Dongle:
     def stray_pana(self) -> None:
         cfg = self.sim.config
         self._erxudp(
-            cfg.ipv6, self.state.ipv6, PANA_PORT, PANA_PORT, cfg.mac, False, _pana_noise(7)
+            cfg.ipv6,
+            self.state.ipv6,
+            (PANA_PORT, PANA_PORT),
+            cfg.mac,
+            _pana_noise(7),
+            secured=False,
         )
 
 

@@ -146,7 +146,7 @@ class SimulatedMeter:
         if ws != ws.to_integral_value() or ws <= 0:
             raise ValueError("coefficient × unit must be a whole number of watt-seconds")
         self._ws_per_raw = int(ws)
-        self.modulus = 10**config.digits
+        self.modulus: int = int(10**config.digits)
         if config.history_start is not None:
             start = config.history_start.astimezone(JST)
         else:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import logging
@@ -12,13 +11,16 @@ from pathlib import Path
 import shutil
 import tempfile
 import tty
-from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from .dongle import Dongle, DongleModel, DongleState, decode_or_none
 from .meter import MeterConfig, SimulatedMeter, mac_to_ipv6
 from .stats import Stats
 from .timing import Clock, ManualClock, RealClock, TimingModel, half_hour_floor, next_half_hour
+
+if TYPE_CHECKING:
+    from collections.abc import Coroutine
+    from types import TracebackType
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -70,7 +72,7 @@ class _Client(asyncio.Protocol):
 class Simulator:
     """A Wi-SUN dongle of the given model talking to one simulated smart meter."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - the documented constructor takes these positionally
         self,
         model: DongleModel = DongleModel.BP35C2,
         meter: MeterConfig | None = None,
@@ -219,7 +221,8 @@ class Simulator:
     # --- pty -----------------------------------------------------------------------------
 
     def _open_pty(self) -> None:
-        assert self._pty_dir is not None and self.path is not None
+        assert self._pty_dir is not None
+        assert self.path is not None
         master, slave = os.openpty()
         tty.setraw(slave)
         os.set_blocking(master, False)

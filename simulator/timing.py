@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import threading
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -108,7 +110,7 @@ class TimingModel:
 
     def scan_dwell(self, duration: int) -> float:
         """Nominal dwell per channel for SKSCAN DURATION (unscaled seconds)."""
-        return self.dwell_unit * (2**duration + 1)
+        return self.dwell_unit * ((1 << duration) + 1)
 
     def scan_seconds(self, duration: int, channels: int = SCAN_CHANNELS) -> float:
         """Scaled wall time of a whole scan."""

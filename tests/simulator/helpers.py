@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 
 import serialx
@@ -51,10 +52,8 @@ class Host:
 
     async def close(self) -> None:
         self.writer.close()
-        try:
+        with contextlib.suppress(OSError):
             await self.writer.wait_closed()
-        except OSError:
-            pass
 
     async def write(self, data: bytes) -> None:
         self.writer.write(data)
@@ -63,16 +62,16 @@ class Host:
     async def cmd(self, line: str, end: bytes = b"\r\n") -> None:
         await self.write(line.encode() + end)
 
-    async def _fill(self, timeout: float) -> None:
-        chunk = await asyncio.wait_for(self.reader.read(4096), timeout)
+    async def _fill(self, within: float) -> None:
+        chunk = await asyncio.wait_for(self.reader.read(4096), within)
         if not chunk:
             raise EOFError("port closed")
         self.buf += chunk
 
-    async def raw_until(self, marker: bytes, timeout: float = 3.0) -> bytes:
+    async def raw_until(self, marker: bytes, within: float = 3.0) -> bytes:
         """Raw bytes up to and including ``marker`` (used for CR-only replies)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         while marker not in self.buf:
             await self._fill(max(0.01, deadline - loop.time()))
         end = self.buf.index(marker) + len(marker)
@@ -80,10 +79,10 @@ class Host:
         del self.buf[:end]
         return out
 
-    async def next(self, timeout: float = 3.0) -> bytes | Rx:
+    async def next(self, within: float = 3.0) -> bytes | Rx:
         """Next non-empty line (bytes, no terminator) or a parsed ERXUDP."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         while True:
             while self.buf[:1] in (b"\r", b"\n"):
                 del self.buf[0]
@@ -123,25 +122,25 @@ class Host:
         del buf[: end + 1]
         return line
 
-    async def line(self, timeout: float = 3.0) -> bytes:
+    async def line(self, within: float = 3.0) -> bytes:
         """Next text line, skipping ERXUDPs."""
         while True:
-            item = await self.next(timeout)
+            item = await self.next(within)
             if isinstance(item, bytes):
                 return item
 
-    async def expect(self, prefix: bytes, timeout: float = 3.0) -> list[bytes | Rx]:
+    async def expect(self, prefix: bytes, within: float = 3.0) -> list[bytes | Rx]:
         """Read until a line starting with ``prefix``; returns everything read."""
         seen: list[bytes | Rx] = []
         while True:
-            item = await self.next(timeout)
+            item = await self.next(within)
             seen.append(item)
             if isinstance(item, bytes) and item.startswith(prefix):
                 return seen
 
-    async def rx(self, port: int = 0x0E1A, timeout: float = 3.0) -> Rx:
+    async def rx(self, port: int = 0x0E1A, within: float = 3.0) -> Rx:
         while True:
-            item = await self.next(timeout)
+            item = await self.next(within)
             if isinstance(item, Rx) and item.rport == port:
                 return item
 
