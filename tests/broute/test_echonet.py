@@ -642,10 +642,11 @@ def test_builders_target_other_objects() -> None:
 
 
 def test_epc_aliases_are_the_same_members() -> None:
-    assert EPC.FORWARD_ENERGY is EPC.CUMULATIVE_FORWARD
-    assert EPC.FIXED_TIME_REVERSE_ENERGY is EPC.FIXED_TIME_REVERSE
-    assert EPC.SERIAL_NUMBER == 0x8D
-    assert EPC.INSTANTANEOUS_POWER == 0xE7
+    # Looked up by name: the integration's short names must be the very same members.
+    assert EPC["FORWARD_ENERGY"] is EPC["CUMULATIVE_FORWARD"]
+    assert EPC["FIXED_TIME_REVERSE_ENERGY"] is EPC["FIXED_TIME_REVERSE"]
+    assert int(EPC.SERIAL_NUMBER) == 0x8D
+    assert int(EPC.INSTANTANEOUS_POWER) == 0xE7
 
 
 # --- energy scale -------------------------------------------------------------------------
