@@ -143,12 +143,12 @@ class Redactor:
         """Return ``text`` with the secrets replaced."""
         for pattern, repl in _SECRET_COMMANDS:
             text = pattern.sub(repl, text)
+        folded = text.casefold()
         for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, "********")
-            upper = secret.upper()
-            if upper != secret and upper in text.upper():
+            # Case-insensitive: the ID is hex and may come back in either case.
+            if secret.casefold() in folded:
                 text = re.sub(re.escape(secret), "********", text, flags=re.IGNORECASE)
+                folded = text.casefold()
         return text
 
 
