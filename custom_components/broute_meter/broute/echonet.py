@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import IntEnum
+import hashlib
+import hmac
 import struct
 from typing import TYPE_CHECKING
 
@@ -627,21 +629,25 @@ class RouteBIdentifier:
     """C0: the meter's B-route identification number.
 
     It has the shape of the B-route authentication ID, so it is treated as a secret:
-    only the maker code shows in ``repr``; compare with :meth:`matches`.
+    only the maker code and a SHA-256 digest are kept; compare with :meth:`matches`.
     """
 
     maker_code: int
-    _hex: str = field(repr=False)
+    digest: bytes = field(repr=False)
 
     def matches(self, route_b_id: str) -> bool:
         """True if this is the given 32-character B-route ID (case-insensitive)."""
-        return self._hex == route_b_id.strip().upper()
+        return hmac.compare_digest(self.digest, _id_digest(route_b_id.strip().upper()))
+
+
+def _id_digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()
 
 
 def decode_route_b_id(edt: bytes) -> RouteBIdentifier:
     """C0: 16 bytes, byte 0 is 0x00, bytes 1-3 the maker code."""
     _expect_len(edt, 16, "B-route identification number")
-    return RouteBIdentifier(int.from_bytes(edt[1:4], "big"), edt.hex().upper())
+    return RouteBIdentifier(int.from_bytes(edt[1:4], "big"), _id_digest(edt.hex().upper()))
 
 
 # --- super class and node profile properties ----------------------------------------------
