@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import logging
 import os
 from pathlib import Path
-import shutil
 import tempfile
 import tty
 from typing import TYPE_CHECKING, Any, Self
@@ -175,7 +175,12 @@ class Simulator:
         await self._close_socket()
         self._close_pty()
         if self._pty_dir is not None:
-            shutil.rmtree(self._pty_dir, ignore_errors=True)
+            # No rmtree: Home Assistant's loop protection flags directory scans.
+            for name in ("ttyWiSUN", "ttyWiSUN.new"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(self._pty_dir, name))
+            with contextlib.suppress(OSError):
+                os.rmdir(self._pty_dir)
             self._pty_dir = None
         self._started = False
 

@@ -72,7 +72,11 @@ class Host:
         """Raw bytes up to and including ``marker`` (used for CR-only replies)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
-        while marker not in self.buf:
+        while True:
+            while bytes(self.buf[:1]) in (b"\r", b"\n"):
+                del self.buf[0]
+            if marker in self.buf:
+                break
             await self._fill(max(0.01, deadline - loop.time()))
         end = self.buf.index(marker) + len(marker)
         out = bytes(self.buf[:end])
@@ -152,3 +156,49 @@ class Host:
                 out.append(await self.next(seconds))
         except TimeoutError:
             return out
+
+
+METER_IP = "FE80:0000:0000:0000:021D:1290:1234:5678"
+DONGLE_IP = "FE80:0000:0000:0000:021D:1290:0000:0001"
+RBID = "00112233445566778899AABBCCDD1234"
+PASSWORD = "0123456789AB"
+
+
+async def connect_and_join(url: str, *, dse: bool, hex_mode: bool = False) -> Host:
+    """The reference §A.6 flow, from reset to the D5 notification."""
+    host = await Host.open(url, dse=dse)
+    host.hex_mode = hex_mode
+    side = " 0" if dse else ""
+    await host.cmd("SKRESET")
+    await host.expect(b"OK")
+    await host.cmd("SKSREG SFE 0")
+    await host.expect(b"OK")
+    await host.cmd(f"SKSETPWD C {PASSWORD}")
+    await host.expect(b"OK")
+    await host.cmd(f"SKSETRBID {RBID}")
+    await host.expect(b"OK")
+    await host.cmd(f"SKSCAN 2 FFFFFFFF 6{side}")
+    await host.expect(b"EVENT 22")
+    await host.cmd("SKSREG S2 21")
+    await host.expect(b"OK")
+    await host.cmd("SKSREG S3 8888")
+    await host.expect(b"OK")
+    await host.cmd(f"SKJOIN {METER_IP}")
+    await host.expect(b"EVENT 25")
+    d5 = await host.rx()
+    assert d5.data[10:13] == bytes.fromhex("7301D5")
+    return host
+
+
+def sendto_bytes(payload: bytes, *, dse: bool, sec: int = 1) -> bytes:
+    side = " 0" if dse else ""
+    return f"SKSENDTO 1 {METER_IP} 0E1A {sec}{side} {len(payload):04X} ".encode() + payload
+
+
+async def request(host: Host, payload: bytes, *, dse: bool) -> Rx:
+    """Send one frame and return the meter's answer (skipping unrelated frames)."""
+    await host.write(sendto_bytes(payload, dse=dse))
+    while True:
+        rx = await host.rx()
+        if rx.data[2:4] == payload[2:4] and rx.data[4:7] != bytes.fromhex("05FF01"):
+            return rx
