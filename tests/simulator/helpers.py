@@ -68,12 +68,12 @@ class Host:
             raise EOFError("port closed")
         self.buf += chunk
 
-    async def raw_until(self, marker: bytes, within: float = 3.0) -> bytes:
+    async def raw_until(self, marker: bytes, within: float = 3.0, *, strip: bool = True) -> bytes:
         """Raw bytes up to and including ``marker`` (used for CR-only replies)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while True:
-            while bytes(self.buf[:1]) in (b"\r", b"\n"):
+            while strip and bytes(self.buf[:1]) in (b"\r", b"\n"):
                 del self.buf[0]
             if marker in self.buf:
                 break
