@@ -577,8 +577,6 @@ def decode_history3(edt: bytes) -> History3:
 def _encode_window(start: datetime, count: int, max_pairs: int) -> bytes:
     if not 1 <= count <= max_pairs:
         raise ValueError(f"count must be 1-{max_pairs}, got {count}")
-    if not 0 <= start.year <= 0xFFFF:
-        raise ValueError(f"year out of range: {start.year}")
     return start.year.to_bytes(2, "big") + bytes(
         (start.month, start.day, start.hour, start.minute, count)
     )
