@@ -61,7 +61,14 @@ from .skstack import (
     SkStack,
     UdpPacket,
 )
-from .transport import PortWriter, close_port, describe_port, open_port
+from .transport import (
+    PortWriter,
+    close_port,
+    describe_port,
+    open_port,
+    protect_secrets,
+    release_secrets,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -482,6 +489,7 @@ class MeterSession:
 
     async def _open(self) -> None:
         reader, writer = await open_port(self._port, open_timeout=self.timing.open_timeout)
+        protect_secrets(self._rbid, self._password)
         self._writer = writer
         stack = SkStack(
             reader,
@@ -509,6 +517,7 @@ class MeterSession:
             await stack.stop()
         if writer is not None:
             await close_port(writer, close_timeout=self.timing.close_timeout)
+            release_secrets(self._rbid, self._password)
 
     def _require_stack(self) -> SkStack:
         if self._stack is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import re
 import socket
 import urllib.parse
 
@@ -47,6 +48,68 @@ _CONNECT_ERRNOS = frozenset(
 )
 
 type PortWriter = SerialStreamWriter[BaseSerialTransport]
+
+
+class _SerialxRedactor(logging.Filter):
+    """Scrubs registered secrets from serialx's own DEBUG log (it logs raw bytes).
+
+    Our traffic log is redacted at its single logging point; serialx logs every write
+    and read too, which would otherwise carry the dongle's SKSETPWD/SKSETRBID lines.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: dict[str, int] = {}
+
+    def add(self, secrets: tuple[str, ...]) -> None:
+        for secret in secrets:
+            if secret:
+                self._secrets[secret] = self._secrets.get(secret, 0) + 1
+
+    def remove(self, secrets: tuple[str, ...]) -> None:
+        for secret in secrets:
+            count = self._secrets.get(secret, 0) - 1
+            if count > 0:
+                self._secrets[secret] = count
+            else:
+                self._secrets.pop(secret, None)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._secrets:
+            return True
+        try:
+            message = record.getMessage()
+        except TypeError, ValueError:
+            return True
+        folded = message.casefold()
+        hit = False
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if secret.casefold() in folded:
+                message = re.sub(re.escape(secret), "********", message, flags=re.IGNORECASE)
+                folded = message.casefold()
+                hit = True
+        if hit:
+            record.msg = message
+            record.args = None
+        return True
+
+
+_REDACTOR = _SerialxRedactor()
+_FILTERED_LOGGERS: set[str] = set()
+
+
+def protect_secrets(*secrets: str) -> None:
+    """Keep ``secrets`` out of serialx's log records until :func:`release_secrets`."""
+    for name in [*logging.Logger.manager.loggerDict, "serialx"]:
+        if (name == "serialx" or name.startswith("serialx.")) and name not in _FILTERED_LOGGERS:
+            logging.getLogger(name).addFilter(_REDACTOR)
+            _FILTERED_LOGGERS.add(name)
+    _REDACTOR.add(secrets)
+
+
+def release_secrets(*secrets: str) -> None:
+    """Undo one :func:`protect_secrets` call."""
+    _REDACTOR.remove(secrets)
 
 
 def describe_port(url: str) -> str:

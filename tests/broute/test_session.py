@@ -1,0 +1,233 @@
+"""MeterSession against the simulator: every dialect, over a pty and over socket://.
+
+Expected values come from the simulator's ground truth (``sim.meter``) and counters
+(``sim.stats``), never from the client under test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from custom_components.broute_meter.broute import (
+    AuthenticationError,
+    Dialect,
+    MeterNotFoundError,
+    PanDescriptor,
+    PropertyNotAvailableError,
+    SessionState,
+    SessionUnavailableError,
+    lqi_to_rssi,
+    mac_to_ipv6,
+)
+from custom_components.broute_meter.broute.echonet import (
+    decode_cumulative,
+    decode_instantaneous_current,
+    decode_instantaneous_power,
+)
+from custom_components.broute_meter.broute.transport import close_port, open_port
+from simulator import DongleModel
+
+from .conftest import DIALECTS, RBID, TRANSPORTS, Harness, eventually, no_secrets_in
+
+E7, E8, E0, E3, E1, D3, D7, E5 = 0xE7, 0xE8, 0xE0, 0xE3, 0xE1, 0xD3, 0xD7, 0xE5
+EXPECTED_DIALECT = {
+    DongleModel.BP35A1: Dialect.A1,
+    DongleModel.RL7023_IPS: Dialect.A1,
+    DongleModel.BP35C2: Dialect.DSE,
+}
+
+
+def test_mac_to_ipv6_reference_vectors() -> None:
+    # Reference §A.5.7: U/L bit flipped, expanded, upper case.
+    assert mac_to_ipv6("001D129012345678") == "FE80:0000:0000:0000:021D:1290:1234:5678"
+    assert mac_to_ipv6("001c6400601421a3") == "FE80:0000:0000:0000:021C:6400:6014:21A3"
+    assert mac_to_ipv6("021D129012345678") == "FE80:0000:0000:0000:001D:1290:1234:5678"
+
+
+def test_pan_descriptor_round_trip_and_rssi() -> None:
+    pan = PanDescriptor(0x21, 0x8888, "001d129012345678", 0xE1, "CCDD1234")
+    assert pan.mac == "001D129012345678"
+    assert PanDescriptor.from_dict(pan.as_dict()) == pan
+    assert pan.ipv6 == "FE80:0000:0000:0000:021D:1290:1234:5678"
+    assert pan.rssi == pytest.approx(0.275 * 0xE1 - 104.27, abs=0.05)
+    assert lqi_to_rssi(0) == pytest.approx(-104.27, abs=0.05)
+    with pytest.raises(ValueError, match="channel"):
+        PanDescriptor(0x20, 1, "001D129012345678")
+    with pytest.raises(ValueError, match="not a PAN"):
+        PanDescriptor.from_dict({"channel": 33})
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("model", DIALECTS)
+async def test_connect_read_close(
+    harness: Harness, model: DongleModel, transport: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    sim, url = await harness.sim(transport, model)
+    states: list[SessionState] = []
+    session = harness.session(url, on_state_change=states.append)
+    with no_secrets_in(caplog):
+        await session.connect()
+        assert session.connected
+        assert session.dialect is EXPECTED_DIALECT[model]
+        assert session.pan == PanDescriptor(
+            sim.config.channel, sim.config.pan_id, sim.config.mac, sim.config.lqi, RBID[-8:]
+        )
+        assert session.lqi == sim.config.lqi
+        assert session.dongle_version is not None
+        values = await session.get(E7, E8, E0, E3)
+        assert decode_instantaneous_power(values[E7]) == sim.meter.power_w()
+        assert decode_instantaneous_current(values[E8]) == pytest.approx(sim.meter.currents_a())
+        assert decode_cumulative(values[E0]) == sim.meter.forward_raw()
+        assert decode_cumulative(values[E3]) == sim.meter.reverse_raw()
+        await session.close()
+    assert sim.stats.commands["SKTERM"] == 1
+    assert sim.stats.flash_writes == 0  # never WOPT/WUART
+    assert states[0] is SessionState.CONNECTING
+    assert SessionState.CONNECTED in states
+    assert states[-1] is SessionState.CLOSED
+    assert "SKSETPWD C ********" in caplog.text
+
+
+async def test_cached_pan_joins_without_scanning(harness: Harness) -> None:
+    sim, url = await harness.sim()
+    cached = PanDescriptor(sim.config.channel, sim.config.pan_id, sim.config.mac)
+    session = harness.session(url, pan=cached)
+    await session.connect()
+    assert sim.stats.scans == 0
+    assert sim.stats.joins == 1
+    assert decode_instantaneous_power((await session.get(E7))[E7]) == sim.meter.power_w()
+
+
+async def test_stale_cached_pan_falls_back_to_one_rescan(harness: Harness) -> None:
+    sim, url = await harness.sim(channel=0x2A, pan_id=0x1234)
+    stale = PanDescriptor(0x21, 0x8888, sim.config.mac)  # the meter moved channel
+    session = harness.session(url, pan=stale)
+    await session.connect()
+    assert sim.stats.scans == 1
+    assert session.pan is not None
+    assert (session.pan.channel, session.pan.pan_id) == (0x2A, 0x1234)
+    assert E7 in await session.get(E7)
+
+
+async def test_scan_ignores_other_households_meter(harness: Harness) -> None:
+    sim, url = await harness.sim()
+    other = sim.faults.second_meter(lqi=0xFF)  # louder, but not ours
+    session = harness.session(url)
+    await session.connect()
+    assert session.pan is not None
+    assert session.pan.mac == sim.config.mac != other.mac
+
+
+async def test_scan_grows_duration_until_meter_answers(harness: Harness) -> None:
+    sim, url = await harness.sim(min_scan_duration=7)
+    session = harness.session(url)
+    await session.connect()
+    assert sim.stats.scans == 2  # 6 found nothing, 7 found the meter
+
+
+async def test_meter_not_found_after_all_scans(harness: Harness) -> None:
+    sim, url = await harness.sim(min_scan_duration=12)
+    session = harness.session(url)
+    with pytest.raises(MeterNotFoundError):
+        await session.connect()
+    assert sim.stats.scans == 3
+    assert session.state is SessionState.DISCONNECTED
+    # The port was released: it can be opened (exclusively) again.
+    _, writer = await open_port(url)
+    await close_port(writer)
+
+
+async def test_wrong_password_is_confirmed_once_then_authentication_error(
+    harness: Harness,
+) -> None:
+    sim, url = await harness.sim(password="ABCDEFABCDEF")
+    session = harness.session(url)
+    with pytest.raises(AuthenticationError):
+        await session.connect()
+    assert sim.stats.joins == 2  # the first EVENT 24 was confirmed by a second join
+    assert not session.connected
+
+
+async def test_cached_pan_rejected_twice_is_authentication_error(harness: Harness) -> None:
+    sim, url = await harness.sim(password="ABCDEFABCDEF")
+    cached = PanDescriptor(sim.config.channel, sim.config.pan_id, sim.config.mac)
+    session = harness.session(url, pan=cached)
+    with pytest.raises(AuthenticationError):
+        await session.connect()
+    assert sim.stats.scans == 1  # one rescan, which found the same PAN
+    assert sim.stats.joins == 2
+
+
+async def test_get_chunks_more_than_six_epcs(harness: Harness) -> None:
+    sim, url = await harness.sim(max_epcs_per_get=6)
+    session = harness.session(url)
+    await session.connect()
+    before = sim.stats.frames_to_meter
+    epcs = (0x80, 0x88, 0x8A, D3, D7, E1, E7, E8)
+    values = await session.get(*epcs)
+    assert set(values) == set(epcs)
+    assert sim.stats.frames_to_meter - before == 2
+    assert decode_instantaneous_power(values[E7]) == sim.meter.power_w()
+
+
+async def test_get_sna_returns_what_came_back(harness: Harness) -> None:
+    sim, url = await harness.sim()
+    session = harness.session(url)
+    await session.connect()
+    assert 0xE9 not in sim.meter.get_epcs()
+    values = await session.get(E7, 0xE9)
+    assert set(values) == {E7}
+    assert await session.get(0xE9) == {}
+
+
+async def test_set_and_refused_set(harness: Harness) -> None:
+    sim, url = await harness.sim()
+    session = harness.session(url)
+    await session.connect()
+    await session.set(E5, bytes([1]))
+    assert (await session.get(E5))[E5] == bytes([1])
+    assert E7 not in sim.meter.set_epcs()
+    with pytest.raises(PropertyNotAvailableError):
+        await session.set(E7, bytes(4))
+
+
+async def test_notifications_are_delivered(harness: Harness) -> None:
+    sim, url = await harness.sim()
+    frames = []
+    session = harness.session(url, on_notification=frames.append)
+    await session.connect()
+    # The meter announces its instance list (D5) right after PANA succeeds.
+    await eventually(lambda: any(p.epc == 0xD5 for f in frames for p in f.properties))
+    # An EA/EB push in the middle of a request is delivered and the request still works.
+    task = asyncio.create_task(session.get(E7, E8))
+    sim.faults.push_fixed_time()
+    values = await task
+    assert decode_instantaneous_power(values[E7]) == sim.meter.power_w()
+    await eventually(lambda: any(p.epc == 0xEA for f in frames for p in f.properties))
+
+
+async def test_close_is_idempotent_and_get_after_close_fails(harness: Harness) -> None:
+    sim, url = await harness.sim()
+    session = harness.session(url)
+    await session.connect()
+    await session.close()
+    await session.close()
+    assert sim.stats.commands["SKTERM"] == 1
+    with pytest.raises(SessionUnavailableError):
+        await session.get(E7)
+    # The port is free again and the session can reconnect (cached PAN, no scan).
+    scans = sim.stats.scans
+    await session.connect()
+    assert sim.stats.scans == scans
+    assert E7 in await session.get(E7)
+
+
+async def test_get_before_connect_fails_cleanly(harness: Harness) -> None:
+    _, url = await harness.sim()
+    session = harness.session(url)
+    with pytest.raises(SessionUnavailableError):
+        await session.get(E7)
