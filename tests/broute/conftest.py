@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
 import contextlib
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from custom_components.broute_meter.broute import MeterSession, SessionTiming
 from simulator import JST, DongleModel, ManualClock, MeterConfig, Simulator, TimingModel
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
 
 RBID = "00112233445566778899AABBCCDD1234"
 PASSWORD = "0123456789AB"
@@ -73,10 +76,8 @@ async def harness(socket_enabled: None) -> AsyncIterator[Harness]:
 
 async def eventually(check: Callable[[], bool], limit: float = 3.0) -> None:
     """Wait until ``check()`` holds (state reached through the event loop)."""
-    import asyncio
-
     async with asyncio.timeout(limit):
-        while not check():
+        while not check():  # noqa: ASYNC110 - polling a plain predicate, no event to wait on
             await asyncio.sleep(0.01)
 
 
