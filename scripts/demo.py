@@ -1,0 +1,308 @@
+"""The demo behind ``scripts/develop``: a simulated dongle + meter and Home Assistant.
+
+Starts the simulator on ``socket://127.0.0.1:<port>`` (a solar house, 44 days of
+history, scans that take a few seconds), then Home Assistant with a config dir under
+``.demo/`` where this repository's integration is linked in. ``--auto`` adds the meter's
+config entry before Home Assistant starts, so the entities are there right after
+onboarding. Ctrl-C stops both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import json
+import os
+from pathlib import Path
+import shutil
+import signal
+import sys
+from types import MappingProxyType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# Imported after the path tweak: both live in this repository, not in the venv.
+from custom_components.broute_meter.broute.session import PanDescriptor  # noqa: E402
+from custom_components.broute_meter.const import DOMAIN  # noqa: E402
+from simulator import (  # noqa: E402
+    TEST_PASSWORD,
+    TEST_RBID,
+    DongleModel,
+    MeterConfig,
+    Simulator,
+    TimingModel,
+)
+
+DEMO_DIR = ROOT / ".demo"
+CONFIG_DIR = DEMO_DIR / "config"
+DEMO_TITLE = "Simulated smart meter"
+HA_RESTART_EXIT_CODE = 100  # what `hass` exits with when restarted from the UI
+
+CONFIGURATION_YAML = """\
+# Written by scripts/develop; edits are overwritten on the next start.
+homeassistant:
+  name: B-route demo
+  country: JP
+  time_zone: Asia/Tokyo
+  currency: JPY
+  unit_system: metric
+  latitude: 35.681
+  longitude: 139.767
+  elevation: 40
+
+frontend:
+config:
+energy:
+history:
+logbook:
+recorder:
+  commit_interval: 5
+
+logger:
+  default: warning
+  logs:
+    # "Setting up broute_meter" / "Setup of domain broute_meter took ..." on the console.
+    homeassistant.setup: info
+    custom_components.broute_meter: {level}
+"""
+
+
+def _parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="scripts/develop", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "--auto",
+        action="store_true",
+        help="add the meter's config entry before Home Assistant starts",
+    )
+    parser.add_argument("--port", type=int, default=40000, help="simulator TCP port (40000)")
+    parser.add_argument(
+        "--model",
+        choices=[model.value for model in DongleModel],
+        default=DongleModel.BP35C2.value,
+        help="dongle model to simulate (bp35c2)",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=0.2,
+        help="simulated radio time as a fraction of real time (0.2: a scan takes seconds)",
+    )
+    parser.add_argument("--ha-port", type=int, default=8123, help="Home Assistant HTTP port")
+    parser.add_argument(
+        "--fresh", action="store_true", help="start from an empty .demo/config (forget everything)"
+    )
+    parser.add_argument("--debug", action="store_true", help="debug logging for the integration")
+    return parser.parse_args()
+
+
+def _prepare_config_dir(args: argparse.Namespace) -> None:
+    """Write configuration.yaml and link this repository's integration into the config dir."""
+    if args.fresh and CONFIG_DIR.exists():
+        shutil.rmtree(CONFIG_DIR)
+    custom = CONFIG_DIR / "custom_components"
+    custom.mkdir(parents=True, exist_ok=True)
+    yaml = CONFIGURATION_YAML.format(level="debug" if args.debug else "info")
+    if args.ha_port != 8123:
+        yaml += f"\nhttp:\n  server_port: {args.ha_port}\n"
+    (CONFIG_DIR / "configuration.yaml").write_text(yaml, encoding="utf-8")
+
+    link = custom / DOMAIN
+    target = os.path.relpath(ROOT / "custom_components" / DOMAIN, custom)
+    if link.is_symlink() and os.readlink(link) == target:
+        return
+    if link.is_symlink() or link.is_file():
+        link.unlink()
+    elif link.is_dir():
+        shutil.rmtree(link)
+    link.symlink_to(target, target_is_directory=True)
+
+
+def _write_config_entry(url: str, sim: Simulator) -> str:
+    """Put (or refresh) the meter's config entry in .storage before Home Assistant reads it.
+
+    The entry is built with Home Assistant's own ConfigEntry class and the integration's
+    flow version, so it has exactly the shape the config flow would have stored.
+    """
+    from homeassistant.config_entries import (
+        HANDLERS,
+        STORAGE_KEY,
+        STORAGE_VERSION,
+        STORAGE_VERSION_MINOR,
+        ConfigEntry,
+    )
+
+    # Importing the flow module registers the integration's flow class in HANDLERS.
+    importlib.import_module(f"custom_components.{DOMAIN}.config_flow")
+    flow = HANDLERS[DOMAIN]
+
+    pan = sim.pans[0]
+    descriptor = PanDescriptor(
+        channel=pan.channel, pan_id=pan.pan_id, mac=pan.mac, lqi=pan.lqi, pair_id=pan.pair_id
+    )
+    unique_id = pan.mac.lower()
+    data = {"device": url, "rbid": sim.rbid, "password": sim.password, "pan": descriptor.as_dict()}
+
+    path = CONFIG_DIR / ".storage" / STORAGE_KEY
+    stored: dict[str, Any] = {
+        "version": STORAGE_VERSION,
+        "minor_version": STORAGE_VERSION_MINOR,
+        "key": STORAGE_KEY,
+        "data": {"entries": []},
+    }
+    if path.exists():
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    entries: list[dict[str, Any]] = stored["data"]["entries"]
+    for entry in entries:
+        if entry["domain"] == DOMAIN and entry.get("unique_id") == unique_id:
+            # Already there (a previous --auto run or the UI): follow a changed port.
+            entry["data"] = {**entry["data"], "device": url}
+            break
+    else:
+        entries.append(
+            ConfigEntry(
+                data=data,
+                discovery_keys=MappingProxyType({}),
+                domain=DOMAIN,
+                minor_version=flow.MINOR_VERSION,
+                options={},
+                source="user",
+                subentries_data=None,
+                title=DEMO_TITLE,
+                unique_id=unique_id,
+                version=flow.VERSION,
+            ).as_dict()
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(stored, indent=2), encoding="utf-8")
+    return unique_id
+
+
+async def _wait_for_http(port: int, process: asyncio.subprocess.Process) -> bool:
+    """Poll until Home Assistant answers HTTP on 127.0.0.1, or the process is gone."""
+    while process.returncode is None:
+        with contextlib.suppress(OSError):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            await writer.drain()
+            status = await reader.readline()
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            if status.startswith(b"HTTP/"):
+                return True
+        await asyncio.sleep(1)
+    return False
+
+
+async def _echo_integration_lines(process: asyncio.subprocess.Process) -> None:
+    """Show Home Assistant's console lines about this integration; the rest is in the log."""
+    assert process.stdout is not None
+    async for raw in process.stdout:
+        line = raw.decode(errors="replace").rstrip()
+        if DOMAIN in line:
+            print(f"  [hass] {line}", flush=True)
+
+
+def _banner(args: argparse.Namespace, url: str, sim: Simulator, auto: bool) -> str:
+    lines = [
+        "",
+        "=" * 72,
+        f"  Home Assistant:  http://localhost:{args.ha_port}",
+        f"  Simulated {sim.model.value} dongle at:  {url}",
+        f"  B-route ID:      {sim.rbid}",
+        f"  Password:        {sim.password}",
+        "",
+    ]
+    if auto:
+        lines.append("  The meter is already added: finish onboarding and open its device page.")
+    else:
+        lines += [
+            "  Finish onboarding, then Settings > Devices & services > Add integration >",
+            '  "B-route Smart Meter": paste the port URL above, the ID and the password.',
+        ]
+    lines += [
+        f"  Full Home Assistant log: {os.path.relpath(CONFIG_DIR / 'home-assistant.log')}",
+        "  Ctrl-C stops Home Assistant and the simulator.",
+        "=" * 72,
+        "",
+    ]
+    return "\n".join(lines)
+
+
+async def _run_home_assistant(args: argparse.Namespace, url: str, sim: Simulator) -> int:
+    """Run `hass` until it exits (restarting it when asked from the UI) or we are stopped."""
+    hass = Path(sys.executable).with_name("hass")
+    # --skip-pip: the locked venv already has what the demo needs; Home Assistant must
+    # not install packages into it behind uv's back.
+    command = [str(hass), "--config", str(CONFIG_DIR), "--skip-pip"]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+
+    while True:
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+        echo = asyncio.create_task(_echo_integration_lines(process))
+        print(f"Starting Home Assistant (pid {process.pid}) ...", flush=True)
+        up = asyncio.create_task(_wait_for_http(args.ha_port, process))
+        stopped = asyncio.create_task(stop.wait())
+        exited = asyncio.create_task(process.wait())
+        done, _ = await asyncio.wait({up, stopped, exited}, return_when=asyncio.FIRST_COMPLETED)
+        if up in done and up.result():
+            print(_banner(args, url, sim, args.auto), flush=True)
+            done, _ = await asyncio.wait({stopped, exited}, return_when=asyncio.FIRST_COMPLETED)
+        up.cancel()
+
+        if stopped in done and process.returncode is None:
+            print("Stopping Home Assistant ...", flush=True)
+            # Ctrl-C already reached it through the terminal; a plain `kill` of this
+            # script did not, so say it again (a second stop request is ignored).
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), timeout=60)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        await exited
+        stopped.cancel()
+        await echo
+        code = process.returncode
+        if code == HA_RESTART_EXIT_CODE and not stop.is_set():
+            print("Home Assistant asked for a restart.", flush=True)
+            continue
+        return 0 if stop.is_set() else (code or 0)
+
+
+async def _main(args: argparse.Namespace) -> int:
+    _prepare_config_dir(args)
+    timing = TimingModel(time_scale=args.time_scale)
+    meter = MeterConfig(reverse_metering=True, retention_days=44)
+    sim = Simulator(DongleModel(args.model), meter, TEST_RBID, TEST_PASSWORD, timing)
+    try:
+        url = await sim.start_socket("127.0.0.1", args.port)
+        print(f"Simulator listening at {url}", flush=True)
+        if args.auto:
+            _write_config_entry(url, sim)
+            print("Config entry for the simulated meter written (--auto).", flush=True)
+        return await _run_home_assistant(args, url, sim)
+    finally:
+        await sim.stop()
+        print("Simulator stopped.", flush=True)
+
+
+def main() -> int:
+    args = _parse_args()
+    return asyncio.run(_main(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
