@@ -208,6 +208,8 @@ def _split_erxudp_header(tokens: list[str]) -> tuple[int, int | None, int | None
     idx += 1
     side: int | None = None
     if idx < len(tokens) and len(tokens[idx]) == 1:
+        if not _HEX_RE.match(tokens[idx]):
+            return None
         side = _parse_int(tokens[idx])
         idx += 1
     if idx != len(tokens) - 1:
@@ -440,7 +442,10 @@ class SkStack:
                 del buf[0]
                 continue
             if buf.startswith(b"ERXUDP "):
-                used = self._try_erxudp(buf, final=final)
+                try:
+                    used = self._try_erxudp(buf, final=final)
+                except ValueError:  # a malformed header must not end the reader
+                    used = 0
                 if used is None:
                     return  # wait for more bytes
                 if used > 0:
