@@ -192,6 +192,9 @@ class SessionTiming:
     reconnect_backoff_max: float = 60.0
     #: A background rejoin that keeps failing falls back to a scan after this many tries.
     rescan_after_failures: int = 3
+    #: Requests that fail in a row before the session is re-joined: a meter that
+    #: rebooted has forgotten the PANA session while the dongle still believes in it.
+    rejoin_after_timeouts: int = 2
     #: How long a request waits for EVENT 33 after EVENT 32 (ARIB transmit budget).
     transmit_limit_wait: float = 60.0
     #: How long a request waits for a session under repair before giving up.
@@ -338,6 +341,7 @@ class MeterSession:
         self._request_lock = asyncio.Lock()
         self._waiter: _Waiter | None = None
         self._tid = 0
+        self._failed_requests = 0
         self._joining = False
         self._joined = False
         self._established = False
@@ -884,12 +888,18 @@ class MeterSession:
                         async with asyncio.timeout(
                             min(timing.request_timeout, max(deadline - loop.time(), 0.0))
                         ):
-                            return await asyncio.shield(waiter.future)
+                            frame = await asyncio.shield(waiter.future)
+                        self._failed_requests = 0
+                        return frame
                     except TimeoutError:
                         self.stats.timeouts += 1
                         _LOGGER.debug("No answer to TID %04X", tid)
                 if waiter.future.done():
                     return waiter.future.result()
+                self._failed_requests += 1
+                if self._failed_requests >= timing.rejoin_after_timeouts:
+                    self._failed_requests = 0
+                    self._start_recovery(_Repair.REJOIN, "the meter stopped answering")
                 raise MeterTimeoutError("the meter did not answer the request")
             finally:
                 self._waiter = None

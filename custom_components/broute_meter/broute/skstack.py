@@ -589,9 +589,10 @@ class SkStack:
             self._maybe_finish(pending)
         elif head == "FAIL":
             match = _ERROR_RE.match(text)
-            code = match.group(1).upper() if match else "ER??"
-            if pending is not None and not pending.future.done():
-                pending.future.set_exception(CommandError(pending.name, code))
+            if match is None:
+                _LOGGER.debug("Dropping a malformed FAIL line")
+            elif pending is not None and not pending.future.done():
+                pending.future.set_exception(CommandError(pending.name, match.group(1).upper()))
         elif head.startswith(_ECHO_PREFIXES):
             self._handle_echo(head)
         elif head in _RESPONSE_PREFIXES:

@@ -1,0 +1,151 @@
+"""MeterSession under the simulator's faults: the caller never has to restart anything."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import pytest
+
+from custom_components.broute_meter.broute import (
+    MeterTimeoutError,
+    SessionState,
+    SessionTiming,
+    TransmitLimitError,
+)
+from custom_components.broute_meter.broute.echonet import decode_instantaneous_power
+
+from .conftest import TRANSPORTS, Harness, eventually
+
+E7 = 0xE7
+
+
+async def _connected(harness: Harness, transport: str = "socket", **kwargs):
+    sim, url = await harness.sim(transport)
+    states: list[SessionState] = []
+    session = harness.session(url, on_state_change=states.append, **kwargs)
+    await session.connect()
+    return sim, session, states
+
+
+async def _power(session) -> int | None:
+    return decode_instantaneous_power((await session.get(E7))[E7])
+
+
+async def test_dropped_reply_is_retried(harness: Harness) -> None:
+    sim, session, _ = await _connected(harness)
+    before = sim.stats.frames_to_meter
+    sim.faults.drop_replies(1)
+    assert await _power(session) == sim.meter.power_w()
+    assert sim.stats.frames_to_meter - before == 2
+    assert (session.stats.retries, session.stats.timeouts) == (1, 1)
+
+
+async def test_garbage_and_stray_pana_are_ignored(harness: Harness) -> None:
+    sim, session, _ = await _connected(harness)
+    await eventually(lambda: session.stats.notifications >= 1)  # the D5 INF after joining
+    notes = []
+    session.on_notification = notes.append
+    sim.faults.inject_garbage()
+    sim.faults.inject_stray_pana()
+    task = asyncio.create_task(session.get(E7))
+    sim.faults.inject_garbage(b"\x00\x01OK\x80\r\nFAIL\r\nEVENT\r\n")
+    assert decode_instantaneous_power((await task)[E7]) == sim.meter.power_w()
+    assert session.stats.retries == 0
+    assert notes == []
+    assert session.connected
+
+
+async def test_session_expiry_with_auto_reauth_is_transparent(harness: Harness) -> None:
+    sim, session, _ = await _connected(harness)
+    sim.faults.expire_session(reauth=True)
+    assert await _power(session) == sim.meter.power_w()
+    assert session.stats.rejoins == 0
+    assert sim.stats.joins == 1
+    assert session.connected
+
+
+@pytest.mark.parametrize("fault", ["expire_without_reauth", "end_session"])
+async def test_lost_pana_session_is_rejoined_without_scan(harness: Harness, fault: str) -> None:
+    sim, session, states = await _connected(harness)
+    if fault == "end_session":
+        sim.faults.end_session()  # EVENT 26
+    else:
+        sim.faults.expire_session(reauth=False)  # EVENT 29, no EVENT 25
+    assert await _power(session) == sim.meter.power_w()
+    assert session.stats.rejoins == 1
+    assert sim.stats.joins == 2
+    assert sim.stats.scans == 1  # only the first connect scanned
+    assert SessionState.RECOVERING in states
+    assert session.connected
+
+
+async def test_silent_dongle_reset_is_reinitialised(harness: Harness) -> None:
+    sim, session, _ = await _connected(harness)
+    sim.faults.dongle_reset(silent=True)  # answers nothing but SKRESET
+    assert await _power(session) == sim.meter.power_w()
+    assert sim.stats.commands["SKRESET"] == 2
+    assert sim.stats.scans == 1
+    assert session.connected
+
+
+async def test_dongle_reset_with_echo_back_is_noticed(harness: Harness) -> None:
+    sim, session, _ = await _connected(harness)
+    sim.faults.dongle_reset(silent=False)
+    assert await _power(session) == sim.meter.power_w()
+    assert sim.stats.commands["SKRESET"] == 2
+    assert sim.stats.scans == 1
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_transport_disconnect_and_return(harness: Harness, transport: str) -> None:
+    sim, session, states = await _connected(harness, transport)
+    sim.faults.disconnect(0.4)
+    await eventually(lambda: session.state is SessionState.RECOVERING)
+    assert await _power(session) == sim.meter.power_w()
+    assert session.stats.reconnects >= 1
+    assert sim.stats.scans == 1  # the cached PAN was joined again
+    assert states[-1] is SessionState.CONNECTED
+
+
+async def test_transmit_limit_pauses_requests(harness: Harness) -> None:
+    sim, session, _ = await _connected(harness)
+    sent = sim.stats.sendto
+    sim.faults.transmit_limit(0.3)  # EVENT 32 now, EVENT 33 later
+    await asyncio.sleep(0.05)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    assert await _power(session) == sim.meter.power_w()
+    assert loop.time() - start >= 0.15  # it waited for EVENT 33 …
+    assert sim.stats.sendto - sent == 1  # … instead of sending into the limit
+
+
+async def test_transmit_limit_longer_than_the_budget(harness: Harness) -> None:
+    timing = replace(SessionTiming.fast(), transmit_limit_wait=0.3)
+    sim, session, _ = await _connected(harness, timing=timing)
+    sim.faults.transmit_limit(30)
+    await asyncio.sleep(0.05)
+    with pytest.raises(TransmitLimitError):
+        await session.get(E7)
+
+
+async def test_meter_reboot_leads_to_rejoin(harness: Harness) -> None:
+    timing = replace(SessionTiming.fast(), rejoin_after_timeouts=1, request_timeout=0.2)
+    sim, session, _ = await _connected(harness, timing=timing)
+    sim.faults.meter_reboot(0.2)  # the meter forgets the PANA session; the dongle does not
+    with pytest.raises(MeterTimeoutError):
+        await session.get(E7)
+    assert await _power(session) == sim.meter.power_w()
+    assert session.stats.rejoins == 1
+    assert sim.stats.scans == 1
+
+
+async def test_close_during_recovery_leaves_nothing_behind(harness: Harness) -> None:
+    sim, session, _ = await _connected(harness)
+    sim.faults.disconnect(30)
+    await eventually(lambda: session.state is SessionState.RECOVERING)
+    await session.close()
+    assert session.state is SessionState.CLOSED
+    current = asyncio.current_task()
+    leftover = [t for t in asyncio.all_tasks() if t is not current and "broute" in t.get_name()]
+    assert leftover == []
