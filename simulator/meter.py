@@ -222,26 +222,16 @@ class SimulatedMeter:
         return start is None or at >= start
 
     def _energy_ws(self, at: datetime) -> tuple[int, int]:
-        """(import, export) watt-seconds from the model start to ``at`` (whole seconds)."""
-        seconds = int((at - self.history_start).total_seconds())
-        day_index, rest = divmod(seconds, 86_400)
-        minute, sec = divmod(rest, 60)
-        day = self._day(day_index)
-        p = self._power_at_index(day_index, minute)
-        imp = self._day_import_base[day_index] + day.import_prefix[minute]
-        exp = self._day_export_base[day_index] + day.export_prefix[minute]
-        if p > 0:
-            imp += p * sec
-        elif p < 0:
-            exp += -p * sec
-        if self.config.service_start is not None:
-            start = self.config.service_start.astimezone(JST)
-            if start > self.history_start:
-                s_imp, s_exp = self._energy_ws_raw(start)
-                imp, exp = max(0, imp - s_imp), max(0, exp - s_exp)
+        """(import, export) watt-seconds since the register started counting."""
+        imp, exp = self._cumulative_ws(at)
+        start = self.config.service_start
+        if start is not None and start.astimezone(JST) > self.history_start:
+            s_imp, s_exp = self._cumulative_ws(start.astimezone(JST))
+            imp, exp = imp - s_imp, exp - s_exp
         return imp, exp
 
-    def _energy_ws_raw(self, at: datetime) -> tuple[int, int]:
+    def _cumulative_ws(self, at: datetime) -> tuple[int, int]:
+        """(import, export) watt-seconds of the model from ``history_start`` (whole seconds)."""
         seconds = int((at - self.history_start).total_seconds())
         day_index, rest = divmod(seconds, 86_400)
         minute, sec = divmod(rest, 60)
@@ -250,9 +240,6 @@ class SimulatedMeter:
         imp = self._day_import_base[day_index] + day.import_prefix[minute] + max(p, 0) * sec
         exp = self._day_export_base[day_index] + day.export_prefix[minute] + max(-p, 0) * sec
         return imp, exp
-
-    def _power_at_index(self, day_index: int, minute: int) -> int:
-        return self._day(day_index).powers[minute]
 
     # --- ground-truth accessors (contract) ----------------------------------------------
 
@@ -263,7 +250,7 @@ class SimulatedMeter:
             return 0
         seconds = int((t - self.history_start).total_seconds())
         day_index, rest = divmod(seconds, 86_400)
-        return self._power_at_index(day_index, rest // 60)
+        return self._day(day_index).powers[rest // 60]
 
     def power_w(self, at: datetime | None = None) -> int:
         """Instantaneous power (W, negative = export) as E7 reports it."""

@@ -372,7 +372,12 @@ class Simulator:
             self.push_fixed_time()
 
     async def _half_hour_timer(self) -> None:
+        # Re-evaluated at least every second so clock_skew changes take effect at once.
+        last = half_hour_floor(self.meter.now())
         while True:
             now = self.meter.now()
-            await asyncio.sleep(max(0.0, (next_half_hour(now) - now).total_seconds()) + 0.001)
-            self.push_fixed_time()
+            await asyncio.sleep(min(1.0, (next_half_hour(now) - now).total_seconds() + 0.001))
+            boundary = half_hour_floor(self.meter.now())
+            if boundary > last:
+                self.push_fixed_time()
+            last = boundary
