@@ -271,6 +271,7 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         self._fixed_import = CumulativeRegister(EnergyScale(), "fixed-time forward")
         self._fixed_export = CumulativeRegister(EnergyScale(), "fixed-time reverse")
         self._fixed_times: dict[int, datetime] = {}
+        self._fixed_seen: dict[int, datetime] = {}
         self._poll_epcs: tuple[int, ...] = ()
 
     # --- setup ----------------------------------------------------------------------
@@ -402,8 +403,10 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         return [epc for epc in epcs if get_map is None or epc in get_map]
 
     def _fixed_time_stale(self, epc: int) -> bool:
-        stamp = self._fixed_times.get(epc)
-        return stamp is None or dt_util.utcnow() - stamp > FIXED_TIME_MAX_AGE
+        # Judged by when the reading arrived, not by the meter's own timestamp: a
+        # meter clock that is off must not turn every poll into two requests.
+        seen = self._fixed_seen.get(epc)
+        return seen is None or dt_util.utcnow() - seen > FIXED_TIME_MAX_AGE
 
     def _build(self, values: Mapping[int, bytes]) -> MeterData:
         """Decode a Get answer into a new snapshot; missing values stay as they were."""
@@ -456,7 +459,10 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
             except EchonetDecodeError:
                 LOGGER.debug("Ignoring a malformed fixed-time reading (EPC %02X)", epc)
                 continue
-            if reading.raw is None or not register.offer(reading.raw):
+            if reading.raw is None:
+                continue
+            self._fixed_seen[epc] = dt_util.utcnow()
+            if not register.offer(reading.raw):
                 continue
             self._fixed_times[epc] = _as_aware(reading.timestamp)
             if live.raw is None or reading.raw > live.raw:
