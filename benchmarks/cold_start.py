@@ -1,0 +1,136 @@
+"""Benchmark 1: cold start to the first valid power and energy value.
+
+* first setup: the config entry knows only the port and the credentials, so the meter
+  has to be found by an active scan (ours without a cached PAN; core always scans);
+* restart: the entry is unloaded and set up again in the same Home Assistant against
+  the same, still powered dongle (ours now has the PAN the first setup stored; core
+  scans again, as it does on every open).
+
+The clock runs from ``config_entries.async_setup`` until the power sensor and an energy
+sensor both show a number. ``python -m benchmarks.cold_start --time-scale 1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from benchmarks import harness as h
+
+
+async def _setup_until_values(hass: Any, entry: Any, limit: float) -> float | None:
+    start = h.monotonic()
+    task = h.load_entry_task(hass, entry) if entry.entry_id not in _ids(hass) else None
+    if task is None:
+        task = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
+    ok = await h.wait_for(lambda: h.has_values(hass, entry), limit)
+    elapsed = h.monotonic() - start if ok else None
+    if not task.done():
+        await asyncio.wait({task}, timeout=limit)
+    return elapsed
+
+
+def _ids(hass: Any) -> set[str]:
+    return {e.entry_id for e in hass.config_entries.async_entries()}
+
+
+async def measure(case: dict[str, Any]) -> dict[str, Any]:
+    """One integration: first setup, then a restart; nominal seconds and radio counts."""
+    integration: str = case["integration"]
+    scale: float = case["time_scale"]
+    latency: float = case["latency"]
+    limit = 900 * scale + 60
+    sim = h.SimProcess(time_scale=scale, latency=latency)
+    await sim.start()
+    h.prepare(integration, scale)
+    result: dict[str, Any] = {"integration": integration}
+    try:
+        async with h.home_assistant() as hass:
+            entry = h.make_entry(integration, sim.port, scale=scale, cached_pan=False)
+            first = await _setup_until_values(hass, entry, limit)
+            stats = await sim.call("stats")
+            result["first"] = None if first is None else first / scale
+            result["first_scans"] = stats["scans"]
+            result["first_frames"] = stats["frames_to_meter"]
+            await hass.config_entries.async_unload(entry.entry_id)
+            await hass.async_block_till_done()
+            await sim.call("reset_stats")
+            again = await _setup_until_values(hass, entry, limit)
+            stats = await sim.call("stats")
+            result["restart"] = None if again is None else again / scale
+            result["restart_scans"] = stats["scans"]
+            result["restart_frames"] = stats["frames_to_meter"]
+            await hass.config_entries.async_unload(entry.entry_id)
+            await hass.async_block_till_done()
+    finally:
+        await sim.stop()
+    return result
+
+
+def targets(latency: float) -> tuple[float, float]:
+    """Nominal targets: (restart, first setup) = join (+ scan) + 2 round trips."""
+    from simulator import TimingModel
+
+    t = TimingModel.realistic(latency=latency)
+    join = t.join_seconds * 0.9  # EVENT 25 arrives 0.9 × the join model after SKJOIN
+    scan = t.scan_dwell(6) * 28  # duration 6 finds the simulated meter
+    return join + 2 * latency, scan + join + 2 * latency
+
+
+def render(results: list[dict[str, Any]], latency: float) -> str:
+    """The table of benchmark 1."""
+    by = {r["integration"]: r for r in results}
+    ours, core = by.get(h.OURS, {}), by.get(h.CORE, {})
+    restart_target, first_target = targets(latency)
+    rows = []
+    for key, label, target in (
+        ("first", "first setup (scan needed)", first_target),
+        ("restart", "restart (ours: cached PAN)", restart_target),
+    ):
+        rows.append(
+            [
+                label,
+                h.fmt_s(ours.get(key)),
+                f"{ours.get(key + '_scans', '?')} / {ours.get(key + '_frames', '?')}",
+                h.fmt_s(core.get(key)),
+                f"{core.get(key + '_scans', '?')} / {core.get(key + '_frames', '?')}",
+                h.ratio(ours.get(key), core.get(key)),
+                f"≤ {target:.1f} s",
+            ]
+        )
+    return h.table(
+        [
+            "cold start to first power + energy",
+            "ours",
+            "ours scans / Get frames",
+            "core",
+            "core scans / Get frames",
+            "core ÷ ours",
+            "target (ours)",
+        ],
+        rows,
+    )
+
+
+async def run(scale: float, latency: float, jobs: int = 1) -> str:
+    cases = [{"integration": i, "time_scale": scale, "latency": latency} for i in (h.OURS, h.CORE)]
+    results = await h.run_workers("benchmarks.cold_start", cases, jobs)
+    return "### 1. Cold start\n\n" + render(results, latency)
+
+
+def main() -> None:
+    if h.worker_main(sys.argv, measure):
+        return
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--time-scale", type=float, default=1.0)
+    parser.add_argument("--latency", type=float, default=1.0)
+    parser.add_argument("--jobs", type=int, default=1)
+    args = parser.parse_args()
+    print(h.timing_model_text(args.time_scale, args.latency) + "\n")
+    print(asyncio.run(run(args.time_scale, args.latency, args.jobs)))
+
+
+if __name__ == "__main__":
+    main()
