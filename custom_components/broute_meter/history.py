@@ -51,7 +51,13 @@ from homeassistant.util import dt as dt_util, slugify
 from homeassistant.util.unit_conversion import EnergyConverter
 import probatio
 
-from .broute.echonet import decode_date, decode_history1, decode_time
+from .broute.echonet import (
+    EPC,
+    decode_date,
+    decode_history1,
+    decode_time,
+    encode_history1_day,
+)
 from .broute.errors import (
     BRouteError,
     EchonetDecodeError,
@@ -70,11 +76,11 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 # ECHONET Lite properties of the low-voltage meter (class 0x0288) used here.
-EPC_TIME: Final = 0x97
-EPC_DATE: Final = 0x98
-EPC_HISTORY_FORWARD: Final = 0xE2
-EPC_HISTORY_REVERSE: Final = 0xE4
-EPC_HISTORY_DAY: Final = 0xE5
+EPC_TIME: Final = EPC.CURRENT_TIME
+EPC_DATE: Final = EPC.CURRENT_DATE
+EPC_HISTORY_FORWARD: Final = EPC.HISTORY1_FORWARD
+EPC_HISTORY_REVERSE: Final = EPC.HISTORY1_REVERSE
+EPC_HISTORY_DAY: Final = EPC.HISTORY1_DAY
 
 METER_TIME_ZONE: Final = "Asia/Tokyo"
 SLOTS_PER_DAY: Final = 48
@@ -223,8 +229,13 @@ class HistoryImporter:
         *,
         days: int = DEFAULT_HISTORY_DAYS,
         name: str | None = None,
+        now: Callable[[], datetime] = dt_util.utcnow,
     ) -> None:
-        """Prepare; nothing runs until ``async_start``."""
+        """Prepare; nothing runs until ``async_start``.
+
+        ``now`` is Home Assistant's clock; tests pass their own to move it at will.
+        """
+        self._now = now
         self.hass = hass
         self._entry = entry
         self._source = source
@@ -318,7 +329,7 @@ class HistoryImporter:
     @callback
     def _retry_later(self, delay: float) -> None:
         self._cancel_retry()
-        self.status.next_attempt = dt_util.utcnow() + timedelta(seconds=delay)
+        self.status.next_attempt = self._now() + timedelta(seconds=delay)
         self._retry_unsub = async_call_later(
             self.hass, delay, HassJob(self._async_retry, cancel_on_shutdown=True)
         )
@@ -369,7 +380,7 @@ class HistoryImporter:
                 self._failures = 0
                 self.status.state = HistoryState.IDLE
                 self.status.last_error = None
-                self.status.last_success = dt_util.utcnow()
+                self.status.last_success = self._now()
                 if self._pending_days is None:
                     break
                 days = self._pending_days
@@ -439,7 +450,7 @@ class HistoryImporter:
         rewrite = days is not None
         max_days = min(days if days is not None else self.days, MAX_DAYS_AGO + 1)
 
-        ha_now = dt_util.utcnow()
+        ha_now = self._now()
         meter_now = await self._async_meter_clock(tz)
         if meter_now is None:
             meter_now = ha_now.astimezone(tz).replace(second=0, microsecond=0)
@@ -485,7 +496,7 @@ class HistoryImporter:
         for day in dates:
             values: dict[int, bytes] | None = None
             while True:
-                est = (dt_util.utcnow() + offset).astimezone(tz)
+                est = (self._now() + offset).astimezone(tz)
                 near_midnight = _near_midnight(est)
                 if near_midnight and clock_date is None:
                     read = await self._async_meter_clock(tz)
@@ -511,7 +522,7 @@ class HistoryImporter:
                 self.status.days_skipped += 1
                 self._notify()
                 continue
-            limit = dt_util.utcnow() + offset
+            limit = self._now() + offset
             had_data = False
             if values.get(EPC_HISTORY_FORWARD) and Direction.EXPORT in series:
                 # A meter without reverse metering refuses E4 next to a valid E2.
@@ -547,7 +558,7 @@ class HistoryImporter:
         """Select a day with E5 and read its history; None if the meter lacks it."""
         session = self._session()
         try:
-            await session.set(EPC_HISTORY_DAY, bytes([days_ago]))
+            await session.set(EPC_HISTORY_DAY, encode_history1_day(days_ago))
         except PropertyNotAvailableError:
             return None
         finally:

@@ -1,0 +1,1 @@
+"""Tests of the history backfill into long-term statistics."""
