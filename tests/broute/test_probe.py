@@ -1,0 +1,157 @@
+"""The probe command against the simulator: output checked against its ground truth."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import os
+from pathlib import Path
+import sys
+from typing import TYPE_CHECKING
+
+import pytest
+
+from custom_components.broute_meter.broute import SessionTiming
+from custom_components.broute_meter.broute.__main__ import (
+    EXIT_AUTH,
+    EXIT_DONGLE,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_PORT,
+    EXIT_USAGE,
+    async_main,
+)
+from simulator import DongleModel
+
+from .conftest import PASSWORD, RBID
+
+if TYPE_CHECKING:
+    from .conftest import Harness
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BROUTE_ID", RBID)
+    monkeypatch.setenv("BROUTE_PASSWORD", PASSWORD)
+
+
+async def _probe(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = await async_main(["probe", *argv], timing=SessionTiming.fast(), out=out)
+    return code, out.getvalue()
+
+
+@pytest.mark.usefixtures("credentials")
+@pytest.mark.parametrize("model", [DongleModel.BP35A1, DongleModel.BP35C2])
+async def test_probe_prints_identity_and_reading(harness: Harness, model: DongleModel) -> None:
+    sim, url = await harness.sim("pty", model)
+    code, text = await _probe("--port", url)
+    assert code == EXIT_OK, text
+    cfg = sim.config
+    assert f"channel {cfg.channel} (0x{cfg.channel:02X})" in text
+    assert f"PAN ID {cfg.pan_id:04X}" in text
+    assert cfg.mac in text
+    expected_rssi = 0.275 * cfg.lqi - 104.27
+    assert f"{expected_rssi:.1f} dBm" in text
+    assert f"maker 0x{cfg.maker_code:06X}" in text
+    assert f"serial {cfg.serial}" in text
+    assert f"release {cfg.release}" in text
+    assert f"power {sim.meter.power_w()} W" in text
+    forward = sim.meter.forward_kwh()
+    assert forward is not None
+    assert f"forward {forward.normalize():f} kWh" in text
+    assert ("Dual Stack" if model is DongleModel.BP35C2 else "Single-hop") in text
+    assert "ERXUDP data binary" in text
+    assert RBID not in text
+    assert PASSWORD not in text
+    assert sim.stats.commands["SKTERM"] == 1
+
+
+@pytest.mark.usefixtures("credentials")
+async def test_probe_with_given_pan_skips_the_scan(harness: Harness) -> None:
+    sim, url = await harness.sim("socket", DongleModel.RL7023_IPS)
+    cfg = sim.config
+    code, text = await _probe(
+        "--port",
+        url,
+        "--channel",
+        str(cfg.channel),
+        "--pan-id",
+        f"{cfg.pan_id:04X}",
+        "--mac",
+        cfg.mac,
+    )
+    assert code == EXIT_OK, text
+    assert sim.stats.scans == 0
+    assert "ERXUDP data hex ASCII" in text
+
+
+@pytest.mark.usefixtures("credentials")
+async def test_probe_failures_have_distinct_exit_codes(harness: Harness, tmp_path: Path) -> None:
+    code, text = await _probe("--port", str(tmp_path / "ttyUSB0"))
+    assert (code, "does not exist" in text) == (EXIT_PORT, True)
+
+    _, url = await harness.sim("socket", min_scan_duration=12)
+    code, text = await _probe("--port", url)
+    assert (code, "closer" in text) == (EXIT_NOT_FOUND, True)
+
+    _, url = await harness.sim("socket", password="ABCDEFABCDEF")
+    code, text = await _probe("--port", url)
+    assert (code, "re-issue" in text) == (EXIT_AUTH, True)
+
+    master, slave = os.openpty()  # a port with nothing behind it
+    try:
+        code, text = await _probe("--port", os.ttyname(slave))
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert (code, "no SKSTACK-IP dongle answers" in text) == (EXIT_DONGLE, True)
+
+
+async def test_probe_without_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BROUTE_ID", raising=False)
+    monkeypatch.delenv("BROUTE_PASSWORD", raising=False)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False, raising=False)
+    code, text = await _probe("--port", "/dev/null")
+    assert code == EXIT_USAGE
+    assert "BROUTE_ID" in text
+
+
+@pytest.mark.usefixtures("credentials")
+async def test_probe_debug_log_is_redacted(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    _, url = await harness.sim("socket")
+    code, _ = await _probe("--port", url, "--debug")
+    assert code == EXIT_OK
+    assert "SKSETRBID ********" in caplog.text
+    assert RBID not in caplog.text.upper()
+    assert PASSWORD not in caplog.text.upper()
+    logging.getLogger("custom_components.broute_meter.broute").setLevel(logging.NOTSET)
+
+
+async def test_probe_as_a_module_process(harness: Harness) -> None:
+    """``python -m …`` with credentials only in the environment, never in argv."""
+    sim, url = await harness.sim("socket", DongleModel.BP35C2)
+    env = {**os.environ, "BROUTE_ID": RBID, "BROUTE_PASSWORD": PASSWORD, "PYTHONPATH": str(ROOT)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "custom_components.broute_meter.broute",
+        "probe",
+        "--port",
+        url,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
+    )
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    text = stdout.decode()
+    assert proc.returncode == EXIT_OK, text + stderr.decode()
+    assert f"power {sim.meter.power_w()} W" in text
