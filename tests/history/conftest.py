@@ -1,18 +1,20 @@
-"""A simulated meter on socket://127.0.0.1, a real session, and the recorder.
+"""A simulated meter on socket://127.0.0.1 (or a pty), a real session, and the recorder.
 
-The meter's clock is a ManualClock and the history job's view of Home Assistant's clock
-is set to the same instant (freezegun would also stop the event loop's clock), so a test can move both forward together ("Home Assistant was stopped for
-five hours") or only the meter's ("the meter's clock is wrong").
+The meter's clock is a ManualClock and the history job's view of Home Assistant's
+clock is set to the same instant (freezegun would also stop the event loop's clock),
+so a test can move both forward together ("Home Assistant was stopped for five
+hours") or only the meter's ("the meter's clock is wrong").
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from homeassistant.components.recorder.statistics import statistics_during_period
+from homeassistant.helpers.recorder import get_instance
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.recorder.common import (
@@ -29,12 +31,14 @@ from custom_components.broute_meter.broute.echonet import (
 from custom_components.broute_meter.broute.session import MeterSession, SessionTiming
 from custom_components.broute_meter.const import DOMAIN
 from custom_components.broute_meter.history import Direction, HistoryImporter
-from homeassistant.components.recorder.statistics import statistics_during_period
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.recorder import get_instance
-from homeassistant.util import dt as dt_util
 from simulator import DongleModel, MeterConfig, Simulator
 from simulator.timing import JST, ManualClock, TimingModel
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+    from decimal import Decimal
+
+    from homeassistant.core import HomeAssistant
 
 RBID = "00112233445566778899AABBCCDD1234"
 PASSWORD = "0123456789AB"
@@ -42,9 +46,7 @@ MAC = "001D129012345678"
 
 
 @pytest.fixture(autouse=True)
-def auto_enable_custom_integrations(
-    recorder_mock: Any, enable_custom_integrations: None
-) -> None:
+def auto_enable_custom_integrations(recorder_mock: Any, enable_custom_integrations: None) -> None:
     """The recorder must exist before hass (see the HA reference, recorder tests)."""
 
 
@@ -139,9 +141,7 @@ def start_of(row: dict[str, Any]) -> datetime:
 
 
 @pytest.fixture
-async def make_rig(
-    hass: HomeAssistant, socket_enabled: None
-) -> AsyncIterator[Callable[..., Any]]:
+async def make_rig(hass: HomeAssistant, socket_enabled: None) -> AsyncIterator[Callable[..., Any]]:
     """Build a rig for a meter configuration starting at a given meter time."""
     rigs: list[Rig] = []
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 from decimal import Decimal
+import itertools
 from typing import Any
 
 import pytest
 
 from custom_components.broute_meter.history import Direction, HistoryState
-from simulator.meter import SimulatedMeter, MeterConfig
+from simulator.meter import MeterConfig, SimulatedMeter
 from simulator.timing import JST, ManualClock
 
 from .conftest import Rig, hours, start_of, truth
@@ -119,10 +120,11 @@ async def test_gap_across_midnight_with_register_wrap(make_rig: Any) -> None:
     await assert_rows_match_meter(rig, rows, Direction.IMPORT, base_sum=0.0)
     by_start = {start_of(r): r for r in rows}
     # The register did wrap (state drops) while the sum kept growing.
-    assert by_start[datetime(2026, 11, 21, 1, 0, tzinfo=JST)]["state"] < by_start[
-        datetime(2026, 11, 20, 23, 0, tzinfo=JST)
-    ]["state"]
-    assert all(b["sum"] >= a["sum"] for a, b in zip(rows, rows[1:], strict=False))
+    assert (
+        by_start[datetime(2026, 11, 21, 1, 0, tzinfo=JST)]["state"]
+        < by_start[datetime(2026, 11, 20, 23, 0, tzinfo=JST)]["state"]
+    )
+    assert all(b["sum"] >= a["sum"] for a, b in itertools.pairwise(rows))
 
 
 async def test_meter_with_shorter_retention(make_rig: Any) -> None:
@@ -179,14 +181,18 @@ async def test_backfill_crossing_midnight(make_rig: Any) -> None:
     rig = await make_rig(start)
     importer = rig.importer(days=4)
 
-    async def cross_midnight() -> None:
-        while importer.status.days_read < 2:
-            await asyncio.sleep(0.005)
-        rig.move_to(start + timedelta(minutes=4))
+    moved = asyncio.Event()
 
-    mover = asyncio.create_task(cross_midnight())
+    def cross_midnight() -> None:
+        # Two days read at 23:57:30; the rest after the meter's midnight.
+        if importer.status.days_read == 2 and not moved.is_set():
+            rig.move_to(start + timedelta(minutes=4))
+            moved.set()
+
+    remove = importer.async_add_listener(cross_midnight)
     await rig.catch_up(importer)
-    await mover
+    remove()
+    assert moved.is_set()
     rows = await rig.rows(importer, Direction.IMPORT)
     await assert_rows_match_meter(rig, rows, Direction.IMPORT, base_sum=0.0)
     assert start_of(rows[0]) == datetime(2026, 11, 17, 0, 0, tzinfo=JST)
