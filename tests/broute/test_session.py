@@ -29,6 +29,7 @@ from custom_components.broute_meter.broute.echonet import (
 )
 from custom_components.broute_meter.broute.transport import close_port, open_port
 from simulator import DongleModel
+from simulator.echonet import Frame as SimFrame
 
 from .conftest import DIALECTS, RBID, TRANSPORTS, Harness, eventually, no_secrets_in
 
@@ -208,6 +209,26 @@ async def test_notifications_are_delivered(harness: Harness) -> None:
     values = await task
     assert decode_instantaneous_power(values[E7]) == sim.meter.power_w()
     await eventually(lambda: any(p.epc == 0xEA for f in frames for p in f.properties))
+
+
+async def test_infc_is_acknowledged_and_delivered(harness: Harness) -> None:
+    sim, url = await harness.sim()
+    frames = []
+    session = harness.session(url, on_notification=frames.append)
+    await session.connect()
+    await eventually(lambda: bool(frames))  # the D5 INF after joining
+    sent, sent_bytes = sim.stats.frames_to_meter, sim.stats.bytes_to_meter
+    edt = sim.meter.read_meter(0xEA)
+    assert edt is not None
+    infc = SimFrame(
+        0x4321, bytes([0x02, 0x88, 0x01]), bytes([0x05, 0xFF, 0x01]), 0x74, [(0xEA, edt)]
+    )
+    sim.engine.meter_frame(infc)
+    await eventually(lambda: sim.stats.frames_to_meter == sent + 1)
+    # INFC_Res: 12-byte header + EA with PDC 0 (ECHONET Lite frame layout, reference §B.1).
+    assert sim.stats.bytes_to_meter - sent_bytes == 14
+    delivered = [f for f in frames if f.tid == 0x4321]
+    assert [(f.esv, f.properties[0].edt) for f in delivered] == [(0x74, edt)]
 
 
 async def test_close_is_idempotent_and_get_after_close_fails(harness: Harness) -> None:

@@ -412,6 +412,14 @@ class MeterSession:
         """
         if self._state is SessionState.CONNECTED:
             return
+        if self._established and not self._closing:
+            # Already set up and repairing itself: wait for that instead of a second open.
+            try:
+                async with asyncio.timeout(self.timing.recovery_wait):
+                    await self._ready.wait()
+            except TimeoutError:
+                raise self._unavailable() from None
+            return
         if self._connect_task is not None:
             raise RuntimeError("connect() is already running")
         self._closing = False
@@ -781,7 +789,12 @@ class MeterSession:
                         return
                     failures += 1
                     if outcome is _JoinOutcome.REJECTED:
-                        rejections += 1
+                        if repair < _Repair.REINIT:
+                            # A dongle that restarted has forgotten the credentials too:
+                            # give them again before blaming them.
+                            self._repair = _Repair.REINIT
+                        else:
+                            rejections += 1
                         if rejections >= 2:
                             self.last_error = AuthenticationError(
                                 "the meter rejects the B-route ID or password"
