@@ -47,6 +47,7 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.event import async_call_later, async_track_time_change
 from homeassistant.helpers.recorder import get_instance
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util, slugify
 from homeassistant.util.unit_conversion import EnergyConverter
 import probatio
@@ -257,6 +258,7 @@ class HistoryImporter:
         self._scanned_through: date | None = None
         self._listeners: list[Callable[[], None]] = []
         self._tz: tzinfo | None = None
+        self._was_ok = True
 
     # --- public API --------------------------------------------------------------
 
@@ -272,6 +274,20 @@ class HistoryImporter:
                 self.hass, self._async_hourly, minute=HOURLY_RUN_MINUTE, second=0
             )
         )
+        if isinstance(self._source, DataUpdateCoordinator):
+            coordinator: DataUpdateCoordinator[Any] = self._source
+            self._was_ok = coordinator.last_update_success
+
+            @callback
+            def _coordinator_updated() -> None:
+                # The first good poll after a failure means the radio is back: the
+                # hours missed meanwhile are in the meter's history, fetch them now.
+                ok = coordinator.last_update_success
+                if ok and not self._was_ok:
+                    self.async_request_catch_up()
+                self._was_ok = ok
+
+            self._unsubs.append(coordinator.async_add_listener(_coordinator_updated))
         self.async_request_catch_up()
 
     @callback
