@@ -166,6 +166,26 @@ async def test_binary_erxudp_dse_in_one_chunk_followed_by_event(dongle) -> None:
     assert stack.dialect is Dialect.DSE
 
 
+async def test_binary_erxudp_with_rssi_field(dongle) -> None:
+    stack, reader, _, _, packets, _, _ = dongle
+    stack.binary_payload = True
+    header = f"ERXUDP {METER_IP} {OWN_IP} 0E1A 0E1A {MAC} E1 1 0 {len(GET_RES):04X} ".encode()
+    reader.feed_data(header + GET_RES + b"\r\n")
+    await settle()
+    assert [(p.rssi, p.secured, p.side, p.data) for p in packets] == [(0xE1, True, 0, GET_RES)]
+
+
+async def test_endless_junk_is_bounded(dongle) -> None:
+    stack, reader, writer, _, _, lost, _ = dongle
+    reader.feed_data(b"X" * 10000)
+    await settle()
+    task = asyncio.create_task(stack.command("SKVER"))
+    await writer.wait_for(b"SKVER\r\n")
+    reader.feed_data(b"\r\nEVER 1.2.10\r\nOK\r\n")
+    assert (await task).lines == ["EVER 1.2.10"]
+    assert not lost
+
+
 async def test_payload_mode_guessed_when_unknown(dongle) -> None:
     stack, reader, _, _, packets, _, _ = dongle
     assert stack.binary_payload is None

@@ -43,6 +43,8 @@ PANA_PORT: Final = 0x02CC
 ECHONET_HANDLE: Final = 1
 #: smdn's limit for one SKSENDTO; larger ERXUDP lengths mean we are reading garbage.
 MAX_DATALEN: Final = 0x04D0
+#: Longer than any real line (a binary ERXUDP header plus MAX_DATALEN bytes fits).
+MAX_LINE: Final = 4096
 
 # Events (hex numbers as printed by the dongle).
 EVENT_NS_RECEIVED: Final = 0x01
@@ -456,6 +458,10 @@ class SkStack:
             if end < 0:
                 if final:
                     end = len(buf)
+                elif len(buf) > MAX_LINE:
+                    _LOGGER.debug("Dropping %d bytes without a line end", len(buf))
+                    buf.clear()
+                    return
                 else:
                     return
             raw = bytes(buf[:end])
