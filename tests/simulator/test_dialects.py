@@ -318,3 +318,18 @@ async def test_credentials_are_redacted_in_last_commands(make_sim: object) -> No
     assert RBID not in text
     assert PASSWORD not in text
     assert RBID[-8:] not in text.replace("PairID", "")
+
+
+async def test_pty_can_be_reopened_by_a_new_host(make_sim: object) -> None:
+    sim: Simulator = make_sim(DongleModel.BP35C2)  # type: ignore[operator]
+    host = await _quiet_host(sim, pty=True)
+    await host.close()
+    host = await Host.open(sim.path or "", dse=True)
+    try:
+        await host.cmd("SKINFO")
+        einfo = await host.line()
+        # SFE 0 from the first host still holds: same dongle, only the host changed.
+        assert einfo.startswith(b"EINFO FE80:0000:0000:0000:021D:1290:0000:0001 001D129000000001 ")
+        assert sim.dongle.echo is False
+    finally:
+        await host.close()
