@@ -316,9 +316,11 @@ class MeterSession:
         """Prepare a session; nothing is opened before :meth:`connect`."""
         rbid = rbid.strip()
         password = password.strip()
-        if len(rbid) != 32 or not rbid.isalnum():
+        # ASCII only (str.isalnum() also accepts full-width digits), and no blank or
+        # control character: a CR/LF would end the dongle command and start another.
+        if len(rbid) != 32 or not (rbid.isascii() and rbid.isalnum()):
             raise ValueError("the B-route ID must be 32 letters or digits")
-        if not 1 <= len(password) <= 32 or not password.isascii() or " " in password:
+        if not 1 <= len(password) <= 32 or not all("!" <= char <= "~" for char in password):
             raise ValueError("the B-route password must be 1-32 printable characters")
         self._port = port
         self._rbid = rbid.upper()
