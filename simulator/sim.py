@@ -171,9 +171,11 @@ class Simulator:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
-        await self.engine.cancel_all()
+        # Cut the host link before stopping the engine: bytes arriving meanwhile would
+        # start new commands (and session-lifetime timers) that outlive the simulator.
         await self._close_socket()
         self._close_pty()
+        await self.engine.cancel_all()
         if self._pty_dir is not None:
             # No rmtree: Home Assistant's loop protection flags directory scans.
             for name in ("ttyWiSUN", "ttyWiSUN.new"):
