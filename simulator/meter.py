@@ -20,7 +20,7 @@ are "no data" (``None`` here, 0xFFFFFFFE on the air) and power is 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 import math
@@ -76,34 +76,32 @@ MINUTES_PER_DAY = 1440
 class MeterConfig:
     """Static description of the simulated meter (fields marked mutable may change live)."""
 
-    coefficient: int | None = 1
-    unit_code: int = 0x01
-    digits: int = 6
-    single_phase: bool = False
-    reverse_metering: bool = True
-    initial_forward_raw: int = 12_345
+    coefficient: int | None = 1  # D3; None: D3 not offered (clients assume 1)
+    unit_code: int = 0x01  # E1: 0.1 kWh
+    digits: int = 6  # D7: registers wrap at 10**digits
+    single_phase: bool = False  # 2-wire: E8 T current = 0x7FFE
+    reverse_metering: bool = True  # solar export; False: no E3/E4/EB
+    initial_forward_raw: int = 12_345  # registers at history_start (or service_start)
     initial_reverse_raw: int = 678
-    retention_days: int = 44
-    history_start: datetime | None = None
-    service_start: datetime | None = None
-    max_epcs_per_get: int = 6
-    latency: float | None = None
+    retention_days: int = 44  # E5 beyond it → SetC_SNA
+    history_start: datetime | None = None  # default: midnight retention_days + 2 days ago
+    service_start: datetime | None = None  # no data before it
+    max_epcs_per_get: int = 6  # further EPCs get PDC=0 in a Get_SNA
+    latency: float | None = None  # reply latency in real seconds; None: from TimingModel
     channel: int = 0x21
     pan_id: int = 0x8888
     mac: str = "001D129012345678"
     maker_code: int = 0x000016
-    serial: str = "SIM00000001"
-    release: str = "J"
+    serial: str = "SIM00000001"  # 8D, NUL-padded to 12 bytes
+    release: str = "J"  # 82
     supports_ec_ed: bool = True
-    session_lifetime: float | None = None
-    auto_reauth: bool = True
-    seed: int = 1
-    load_override_w: float | None = None  # mutable
-    clock_skew: float = 0.0  # mutable, seconds added to the clock
-    min_scan_duration: int = 6
+    session_lifetime: float | None = None  # PANA lifetime in real seconds; None: forever
+    auto_reauth: bool = True  # at expiry EVENT 29 is followed by EVENT 25
+    seed: int = 1  # load profile
+    load_override_w: float | None = None  # mutable: fixes what E7/E8 report
+    clock_skew: float = 0.0  # mutable: seconds added to the clock (a wrong meter clock)
+    min_scan_duration: int = 6  # shorter SKSCAN durations do not find the meter
     lqi: int = 0xE1
-    fixed_date: int = 1  # E0 billing day (0xE0 is the register; this is the day-of-month)
-    extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def ipv6(self) -> str:
