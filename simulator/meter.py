@@ -185,19 +185,22 @@ class SimulatedMeter:
         morning = rng.uniform(500, 1100)
         evening = rng.uniform(900, 2000)
         sun = rng.uniform(0.25, 1.0) * 3800 if cfg.reverse_metering else 0.0
-        spikes = [
-            (rng.randrange(MINUTES_PER_DAY), rng.randint(3, 25), rng.uniform(600, 1400))
-            for _ in range(rng.randint(4, 9))
-        ]
+        appliances = [0.0] * MINUTES_PER_DAY  # kettle, microwave, dryer... switched on at random
+        for _ in range(rng.randint(4, 9)):
+            start, length, watts = (
+                rng.randrange(MINUTES_PER_DAY),
+                rng.randint(3, 25),
+                rng.uniform(600, 1400),
+            )
+            for m in range(start, min(start + length, MINUTES_PER_DAY)):
+                appliances[m] += watts
         powers: list[int] = []
         for m in range(MINUTES_PER_DAY):
             h = m / 60
             load = base
             load += morning * math.exp(-(((h - 7.2) / 0.9) ** 2))
             load += evening * math.exp(-(((h - 19.5) / 1.8) ** 2))
-            for start, length, watts in spikes:
-                if start <= m < start + length:
-                    load += watts
+            load += appliances[m]
             load *= rng.uniform(0.93, 1.07)
             solar = 0.0
             if sun and 6.0 < h < 18.0:
