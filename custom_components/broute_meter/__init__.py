@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from homeassistant.const import Platform
-from homeassistant.helpers import config_validation as cv
+from homeassistant.core import callback
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    entity_registry as er,
+)
 
 from .const import CONF_HISTORY_DAYS, DOMAIN
 from .coordinator import BRouteConfigEntry, BRouteCoordinator, BRouteRuntimeData
@@ -28,6 +33,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 async def async_setup_entry(hass: HomeAssistant, entry: BRouteConfigEntry) -> bool:
     """Join the meter, create its entities and start the history job."""
+    _async_follow_meter(hass, entry)
     coordinator = BRouteCoordinator(hass, entry)
     await coordinator.async_config_entry_first_refresh()
     history = HistoryImporter(
@@ -46,3 +52,24 @@ async def async_setup_entry(hass: HomeAssistant, entry: BRouteConfigEntry) -> bo
 async def async_unload_entry(hass: HomeAssistant, entry: BRouteConfigEntry) -> bool:
     """Unload the entities; the coordinator closes the session on unload."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+@callback
+def _async_follow_meter(hass: HomeAssistant, entry: BRouteConfigEntry) -> None:
+    """Move entities and the device to the entry's meter after a meter swap.
+
+    Reauthentication with the credentials of a replacement meter changes the entry's
+    unique ID (the meter's MAC). The entities stay the user's entities - same entity
+    IDs, same history - so their unique IDs and the device follow the new meter.
+    """
+    unique_id = entry.unique_id
+    assert unique_id is not None
+    ent_reg = er.async_get(hass)
+    for entity in er.async_entries_for_config_entry(ent_reg, entry.entry_id):
+        meter, sep, key = entity.unique_id.partition("_")
+        if sep and meter != unique_id:
+            ent_reg.async_update_entity(entity.entity_id, new_unique_id=f"{unique_id}_{key}")
+    dev_reg = dr.async_get(hass)
+    for device in dr.async_entries_for_config_entry(dev_reg, entry.entry_id):
+        if (DOMAIN, unique_id) not in device.identifiers:
+            dev_reg.async_update_device(device.id, new_identifiers={(DOMAIN, unique_id)})

@@ -85,6 +85,8 @@ _FORM_ERRORS: Final[tuple[tuple[type[BRouteError], str], ...]] = (
     (MeterTimeoutError, "meter_not_found"),
 )
 
+DEFAULT_TITLE: Final = "Smart meter"
+
 PASSWORD_SELECTOR: Final = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 
 CREDENTIALS_SCHEMA: Final = {
@@ -151,31 +153,28 @@ async def async_probe(device: str, rbid: str, password: str) -> ProbeResult:
     try:
         await session.connect()
         try:
-            values = await session.get(EPC.MAKER_CODE, EPC.SERIAL_NUMBER, EPC.RELEASE)
+            title = _title(await session.get(EPC.MAKER_CODE, EPC.SERIAL_NUMBER))
         except BRouteError:
             # The join worked, which is what matters; the title can do without.
             LOGGER.debug("The meter did not tell its maker and serial number")
-            values = {}
+            title = DEFAULT_TITLE
         pan = session.pan
     finally:
         await session.close()
     assert pan is not None  # a joined session knows its PAN
-    return ProbeResult(pan=pan, title=_title(values))
+    return ProbeResult(pan=pan, title=title)
 
 
 def _title(values: Mapping[int, bytes]) -> str:
     """Maker and serial number, e.g. "Toshiba 1234567890AB"."""
     parts: list[str] = []
-    try:
-        if EPC.MAKER_CODE in values and (
-            maker := maker_name(decode_maker_code(values[EPC.MAKER_CODE]))
-        ):
-            parts.append(maker)
-        if EPC.SERIAL_NUMBER in values and (serial := decode_serial(values[EPC.SERIAL_NUMBER])):
-            parts.append(serial)
-    except BRouteError:
-        LOGGER.debug("Ignoring a malformed maker code or serial number")
-    return " ".join(parts) if parts else "Smart meter"
+    if EPC.MAKER_CODE in values and (
+        maker := maker_name(decode_maker_code(values[EPC.MAKER_CODE]))
+    ):
+        parts.append(maker)
+    if EPC.SERIAL_NUMBER in values and (serial := decode_serial(values[EPC.SERIAL_NUMBER])):
+        parts.append(serial)
+    return " ".join(parts) or DEFAULT_TITLE
 
 
 def _needs_relink(entry: ConfigEntry, device: str) -> bool:
@@ -337,11 +336,14 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_probe(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Scan for the meter and join it; this can take a minute."""
         if self._probe_task is None:
+            # Not started eagerly: a probe that fails at once must still go through
+            # the progress step, or the flow would re-run this step with the input.
             self._probe_task = self.hass.async_create_task(
                 async_probe(
                     self._data[CONF_DEVICE], self._data[CONF_RBID], self._data[CONF_PASSWORD]
                 ),
                 "broute_meter config flow probe",
+                eager_start=False,
             )
         if not self._probe_task.done():
             return self.async_show_progress(
