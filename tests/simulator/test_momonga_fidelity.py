@@ -30,6 +30,8 @@ def _read_with_momonga(path: str) -> dict[str, Any]:
             "forward": client.get_measured_cumulative_energy(),
             "reverse": client.get_measured_cumulative_energy(reverse=True),
             "coefficient": client.get_coefficient_for_cumulative_energy(),
+            "yesterday": client.get_historical_cumulative_energy_1(day=1),
+            "fixed": client.get_cumulative_energy_measured_at_fixed_time(),
         }
     finally:
         client.close()
@@ -59,6 +61,15 @@ async def test_momonga_reads_power_current_and_energy(
     assert result["forward"] == pytest.approx(float(meter.forward_kwh() or 0))
     assert result["reverse"] == pytest.approx(float(meter.reverse_kwh() or 0))
     assert result["coefficient"] == 1
+    expected_day = [
+        None if v is None else float(v * meter.kwh_per_raw) for v in meter.history_day(1)
+    ]
+    assert [e["cumulative energy"] for e in result["yesterday"]] == pytest.approx(expected_day)
+    boundary = meter.latest_boundary()
+    assert result["fixed"]["timestamp"] == boundary.replace(tzinfo=None)
+    assert result["fixed"]["cumulative energy"] == pytest.approx(
+        float((meter.slot_raw("forward", boundary) or 0) * meter.kwh_per_raw)
+    )
     # momonga switched the dongle to hex output once (flash) where the dongle has ROPT.
     assert sim.dongle.erxudp_hex is True
     assert sim.stats.flash_writes == (0 if model is DongleModel.RL7023_IPS else 1)
