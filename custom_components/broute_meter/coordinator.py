@@ -217,7 +217,15 @@ class CumulativeRegister:
         """Take a new register value if it is valid; return whether it was taken."""
         if raw is None:
             return False
-        if self.raw is None or raw >= self.raw:
+        if self.raw is None:
+            self.raw = raw
+            return True
+        if raw >= self.raw:
+            # Just behind across the wrap: a reading taken before the register wrapped
+            # (a late or repeated 30-minute one), not an increase by nearly 10^D7.
+            if 0 < self.scale.delta(raw, self.raw) < self.scale.modulus // 10:
+                LOGGER.debug("Ignoring a %s reading from before the wrap", self._name)
+                return False
             self.raw = raw
             return True
         if self.scale.delta(self.raw, raw) < self.scale.modulus // 10:
@@ -409,10 +417,15 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         return seen is None or dt_util.utcnow() - seen > FIXED_TIME_MAX_AGE
 
     def _build(self, values: Mapping[int, bytes]) -> MeterData:
-        """Decode a Get answer into a new snapshot; missing values stay as they were."""
+        """Decode a Get answer into a new snapshot.
+
+        Power and current describe this moment: left out of the answer (Get_SNA), they
+        are unknown rather than the previous poll's. Registers keep their last value.
+        """
         previous = self.data or MeterData()
-        power = previous.power
-        current_r, current_t = previous.current_r, previous.current_t
+        power: int | None = None
+        current_r: float | None = None
+        current_t: float | None = None
         fault = previous.fault
         try:
             if EPC.INSTANTANEOUS_POWER in values:
