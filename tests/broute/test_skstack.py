@@ -392,3 +392,13 @@ async def test_echo_coming_back_reports_a_reset(dongle) -> None:
     reader.feed_data(b"SKVER\r\nEVER 1.2.10\r\nOK\r\n")
     await task
     assert resets == [True]
+
+
+async def test_scan_learns_the_dialect_from_event_shapes(dongle) -> None:
+    stack, reader, writer, _, _, _, _ = dongle
+    task = asyncio.create_task(stack.scan(6, time_limit=1.0))
+    await writer.wait_for(b"SKSCAN 2 FFFFFFFF 6 0\r\n")
+    # A lenient A1 firmware accepts the extra argument but prints A1-shaped events.
+    reader.feed_data(f"OK\r\nEVENT 22 {OWN_IP}\r\n".encode())
+    assert await task == []
+    assert stack.dialect is Dialect.A1

@@ -791,6 +791,10 @@ class SkStack:
         ``FAIL ER05`` (the other form is also tried when a remembered dialect is refused).
         """
         forms = _forms(self.dialect)
+        # When unknown, the EVENT 20/22 lines (whose shape proves it) set the dialect;
+        # an accepted argument count alone could be a lenient parser.
+        was_unknown = self.dialect is None
+        accepted = forms[0]
         found: list[PanDescription] = []
         with self.subscribe() as sub:
             for i, form in enumerate(forms):
@@ -809,7 +813,9 @@ class SkStack:
                         )
                         continue
                     raise
-                self.dialect = form
+                accepted = form
+                if not was_unknown:
+                    self.dialect = form
                 break
             loop = asyncio.get_running_loop()
             deadline = loop.time() + time_limit
@@ -821,6 +827,8 @@ class SkStack:
                 if isinstance(item, PanDescription):
                     found.append(item)
                 elif item.num == EVENT_SCAN_DONE:
+                    if self.dialect is None:
+                        self.dialect = accepted
                     return found
 
     async def read_payload_mode(self) -> bool:
