@@ -124,6 +124,7 @@ class Dongle:
         self._buf = bytearray()
         self._tasks: set[asyncio.Task[None]] = set()
         self._lifetime_handle: asyncio.TimerHandle | None = None
+        self.pending_ns = 0
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -652,6 +653,10 @@ class Dongle:
         stats.frames_to_meter += 1
         stats.bytes_to_meter += len(payload)
         stats.airtime_seconds += airtime
+        if self.pending_ns > 0:
+            # The stack first had to resolve the neighbour: EVENT 21 … 02, then the result.
+            self.pending_ns -= 1
+            self.event(0x21, addr, "02")
         self.event(0x21, addr, "00")
         self.ok()
         port = int(port_s, 16)

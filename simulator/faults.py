@@ -124,6 +124,11 @@ class Faults:
         sim.meter_session_lost()
         sim.meter.reset_state()
 
+    def neighbour_solicitation(self, n: int = 1) -> None:
+        """The next ``n`` sends report ``EVENT 21 … 02`` before their ``EVENT 21 … 00``."""
+        self._count("neighbour_solicitation")
+        self._sim.engine.pending_ns += n
+
     def push_fixed_time(self) -> None:
         """The half-hourly EA/EB INF, now."""
         self._count("push_fixed_time")

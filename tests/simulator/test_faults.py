@@ -264,3 +264,21 @@ async def test_stats_count_traffic(make_sim: object) -> None:
         assert stats.as_dict()["sendto"] == 1
     finally:
         await host.close()
+
+
+async def test_neighbour_solicitation_event_before_the_result(make_sim: object) -> None:
+    sim: Simulator = make_sim(DongleModel.BP35A1)  # type: ignore[operator]
+    host = await _joined(sim)
+    try:
+        sim.faults.neighbour_solicitation()
+        await host.write(sendto_bytes(GET_E7, dse=False))
+        assert await host.expect(b"OK") == [
+            f"EVENT 21 {METER_IP} 02".encode(),
+            f"EVENT 21 {METER_IP} 00".encode(),
+            b"OK",
+        ]
+        assert (await host.rx()).data[10] == 0x72
+        await host.write(sendto_bytes(GET_E7, dse=False))
+        assert await host.expect(b"OK") == [f"EVENT 21 {METER_IP} 00".encode(), b"OK"]
+    finally:
+        await host.close()
