@@ -211,6 +211,25 @@ async def test_notifications_are_delivered(harness: Harness) -> None:
     await eventually(lambda: any(p.epc == 0xEA for f in frames for p in f.properties))
 
 
+async def test_stray_response_with_another_tid_is_ignored(harness: Harness) -> None:
+    sim, url = await harness.sim(latency=0.2)  # the real answer comes late
+    frames = []
+    session = harness.session(url, on_notification=frames.append)
+    await session.connect()
+    task = asyncio.create_task(session.get(E7))
+    await asyncio.sleep(0.05)
+    fake = (123456).to_bytes(4, "big")
+    stray = SimFrame(
+        0x7777, bytes([0x02, 0x88, 0x01]), bytes([0x05, 0xFF, 0x01]), 0x72, [(E7, fake)]
+    )
+    sim.engine.meter_frame(stray)
+    values = await task
+    assert values[E7] != fake
+    assert decode_instantaneous_power(values[E7]) == sim.meter.power_w()
+    assert all(f.tid != 0x7777 for f in frames)
+    assert session.stats.retries == 0
+
+
 async def test_infc_is_acknowledged_and_delivered(harness: Harness) -> None:
     sim, url = await harness.sim()
     frames = []

@@ -1,7 +1,17 @@
 """B-route client: SKSTACK-IP Wi-SUN dongles and ECHONET Lite smart meters.
 
 asyncio only and free of Home Assistant imports, so it can be used (and published)
-on its own.
+on its own. Typical use::
+
+    session = MeterSession("/dev/serial/by-id/usb-...", rbid, password, pan=cached_pan)
+    await session.connect()          # scan (no cached PAN) + PANA join
+    cached_pan = session.pan         # persist it: the next connect skips the scan
+    values = await session.get(0xE7, 0xE8)   # EDT bytes by EPC; decode with .echonet
+    await session.close()
+
+The session repairs itself (re-authentication, rejoin, dongle re-init, port reopen);
+requests made meanwhile wait for it within their own time budget. From a shell:
+``python -m custom_components.broute_meter.broute probe --port URL``.
 """
 
 from .errors import (
