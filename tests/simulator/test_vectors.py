@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from simulator import JST, DongleModel, Simulator
+from simulator import JST, DongleModel, ManualClock, Simulator
 from simulator.echonet import decode_property_map, property_map
 
 from .helpers import (
@@ -216,5 +216,34 @@ async def test_ea_and_d5_inf_req(make_sim: object) -> None:
         )
         rx = await host.rx()
         assert rx.data == bytes.fromhex("10 81 00 05 0E F0 01 05 FF 01 73 01 D5 04 01 02 88 01")
+    finally:
+        await host.close()
+
+
+async def test_real_capture_shapes(make_sim: object, clock: object) -> None:
+    # Captured answers quoted in §B.5, reproduced by setting the meter to those values.
+    assert isinstance(clock, ManualClock)
+    clock.set(datetime(2026, 5, 20, 14, 10, tzinfo=JST))
+    sim: Simulator = make_sim(  # type: ignore[operator]
+        DongleModel.BP35C2,
+        release="F",
+        load_override_w=228,
+        service_start=datetime(2026, 5, 20, 14, 0, tzinfo=JST),
+        initial_forward_raw=0xFE68,
+    )
+    url = await sim.start_socket()
+    host = await connect_and_join(url, dse=True)
+
+    async def get(tid: str, epc: str) -> bytes:
+        frame = bytes.fromhex(f"1081{tid}05FF010288016201{epc}00")
+        return (await request(host, frame, dse=True)).data
+
+    try:
+        # RS-WSUHA-P: 228 W
+        assert (await get("5253", "E7")).hex().upper() == "1081525302880105FF017201E704000000E4"
+        assert (await get("0001", "D7")).hex().upper().endswith("7201D70106")
+        assert (await get("0002", "82")).hex().upper().endswith("7201820400004600")
+        ea = (await get("0003", "EA")).hex().upper()
+        assert ea.endswith("7201EA0B07EA05140E00000000FE68")
     finally:
         await host.close()
