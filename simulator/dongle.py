@@ -616,6 +616,10 @@ class Dongle:
 
     # --- UDP ------------------------------------------------------------------------------
 
+    def cmd_SKSENDTO(self, args: list[str]) -> None:
+        # Reached only when the line ended before a DATALEN token: too few arguments.
+        self.fail(5)
+
     def _sendto(self, header: str, payload: bytes) -> None:
         st = self.state
         if st.silent:

@@ -333,3 +333,13 @@ async def test_pty_can_be_reopened_by_a_new_host(make_sim: object) -> None:
         assert sim.dongle.echo is False
     finally:
         await host.close()
+
+
+async def test_sendto_without_datalen_is_er05(make_sim: object) -> None:
+    sim: Simulator = make_sim(DongleModel.BP35A1)  # type: ignore[operator]
+    host = await _quiet_host(sim)
+    try:
+        await host.cmd(f"SKSENDTO 1 {METER_IP} 0E1A 1")
+        assert await host.line() == b"FAIL ER05"
+    finally:
+        await host.close()
