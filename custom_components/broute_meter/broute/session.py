@@ -10,7 +10,6 @@ errors for requests that could not be served meanwhile.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 import enum
 import functools
@@ -431,15 +430,14 @@ class MeterSession:
             await task
         except asyncio.CancelledError:
             await self._teardown()
+            if self._state is not SessionState.CLOSED:
+                self._set_state(SessionState.DISCONNECTED)
             current = asyncio.current_task()
             if task.cancelled() and current is not None and not current.cancelling():
                 raise SessionUnavailableError("the session was closed while connecting") from None
             raise
         except BaseException:
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
+            await _cancel_and_wait([task])
             await self._teardown()
             if self._state is not SessionState.CLOSED:
                 self._set_state(SessionState.DISCONNECTED)
@@ -468,11 +466,7 @@ class MeterSession:
             tasks.append(self._recovery)
         if self._connect_task is not None:
             tasks.append(self._connect_task)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        await _cancel_and_wait(tasks)
         self._recovery = None
         stack = self._stack
         if stack is not None and self._joined and stack.lost is None:
@@ -947,6 +941,18 @@ class MeterSession:
         frame = await self._request(lambda tid: build_setc(tid, [(epc, edt)], eoj), eoj, esvs)
         if frame.esv == ESV.SETC_SNA:
             raise PropertyNotAvailableError(f"the meter refused to set EPC 0x{epc:02X}")
+
+
+async def _cancel_and_wait(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel tasks and wait for them, without swallowing our own cancellation."""
+    pending = [task for task in tasks if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending)
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()  # retrieved: the failure was already handled or logged
 
 
 def _build_get(epcs: tuple[int, ...], eoj: EOJ, tid: int) -> bytes:
