@@ -115,7 +115,7 @@ async def unload_entries(hass: HomeAssistant, make_simulator: SimFactory) -> Asy
     """Unload every entry before the simulators stop, so no session outlives a test."""
     yield
     for entry in hass.config_entries.async_entries(DOMAIN):
-        if entry.state is ConfigEntryState.LOADED:
+        if entry.state in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_RETRY):
             await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
 
