@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+import os
 
 import pytest
 
@@ -11,9 +12,11 @@ from custom_components.broute_meter.broute import (
     MeterTimeoutError,
     SessionState,
     SessionTiming,
+    SessionUnavailableError,
     TransmitLimitError,
 )
 from custom_components.broute_meter.broute.echonet import decode_instantaneous_power
+from custom_components.broute_meter.broute.transport import close_port, open_port
 
 from .conftest import TRANSPORTS, Harness, eventually
 
@@ -149,3 +152,21 @@ async def test_close_during_recovery_leaves_nothing_behind(harness: Harness) -> 
     current = asyncio.current_task()
     leftover = [t for t in asyncio.all_tasks() if t is not current and "broute" in t.get_name()]
     assert leftover == []
+
+
+async def test_close_while_connecting(harness: Harness) -> None:
+    master, slave = os.openpty()  # nothing answers behind this port
+    try:
+        session = harness.session(os.ttyname(slave))
+        task = asyncio.create_task(session.connect())
+        await asyncio.sleep(0.1)
+        await session.close()
+        with pytest.raises(SessionUnavailableError):
+            await task
+        assert session.state is SessionState.CLOSED
+        # The port is free again.
+        _, writer = await open_port(os.ttyname(slave))
+        await close_port(writer)
+    finally:
+        os.close(master)
+        os.close(slave)
