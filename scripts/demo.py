@@ -3,7 +3,8 @@
 Starts the simulator on ``socket://127.0.0.1:<port>`` (a solar house, 44 days of
 history, scans that take a few seconds), then Home Assistant with a config dir under
 ``.demo/`` where this repository's integration is linked in. ``--auto`` adds the meter's
-config entry before Home Assistant starts, so the entities are there right after
+config entry (and, on a fresh config, the Energy dashboard's grid source) before Home
+Assistant starts, so entities and weeks of energy history are there right after
 onboarding. Ctrl-C stops both.
 """
 
@@ -183,6 +184,50 @@ def _write_config_entry(url: str, sim: Simulator) -> str:
     return unique_id
 
 
+def _write_energy_prefs(unique_id: str) -> bool:
+    """Fill the Energy dashboard's grid source, unless the user already set one up.
+
+    Import and export are the imported history statistics (weeks of data at once);
+    grid power is the Power sensor, whose sign (+ buying, - selling) is the one the
+    dashboard expects. Validated with the energy integration's own schema.
+    """
+    from homeassistant.components.energy.data import (
+        GRID_SOURCE_SCHEMA,
+        STORAGE_KEY,
+        STORAGE_MINOR_VERSION,
+        STORAGE_VERSION,
+    )
+    from homeassistant.util import slugify
+
+    from custom_components.broute_meter.history import Direction, statistic_id
+
+    path = CONFIG_DIR / ".storage" / STORAGE_KEY
+    if path.exists():
+        return False
+    # The entity ID Home Assistant derives from the device name (the entry title).
+    power = f"sensor.{slugify(f'{DEMO_TITLE} power')}"
+    grid = GRID_SOURCE_SCHEMA(
+        {
+            "type": "grid",
+            "stat_energy_from": statistic_id(unique_id, Direction.IMPORT),
+            "stat_energy_to": statistic_id(unique_id, Direction.EXPORT),
+            "power_config": {"stat_rate": power},
+            "stat_rate": power,
+            "cost_adjustment_day": 0,
+        }
+    )
+    prefs = {"energy_sources": [grid], "device_consumption": [], "device_consumption_water": []}
+    stored = {
+        "version": STORAGE_VERSION,
+        "minor_version": STORAGE_MINOR_VERSION,
+        "key": STORAGE_KEY,
+        "data": prefs,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(stored, indent=2), encoding="utf-8")
+    return True
+
+
 async def _wait_for_http(port: int, process: asyncio.subprocess.Process) -> bool:
     """Poll until Home Assistant answers HTTP on 127.0.0.1, or the process is gone."""
     while process.returncode is None:
@@ -220,7 +265,10 @@ def _banner(args: argparse.Namespace, url: str, sim: Simulator, auto: bool) -> s
         "",
     ]
     if auto:
-        lines.append("  The meter is already added: finish onboarding and open its device page.")
+        lines += [
+            "  The meter is already added: finish onboarding, then open its device page",
+            "  (Settings > Devices & services) or the Energy dashboard (44 days of history).",
+        ]
     else:
         lines += [
             "  Finish onboarding, then Settings > Devices & services > Add integration >",
@@ -291,8 +339,10 @@ async def _main(args: argparse.Namespace) -> int:
         url = await sim.start_socket("127.0.0.1", args.port)
         print(f"Simulator listening at {url}", flush=True)
         if args.auto:
-            _write_config_entry(url, sim)
+            unique_id = _write_config_entry(url, sim)
             print("Config entry for the simulated meter written (--auto).", flush=True)
+            if _write_energy_prefs(unique_id):
+                print("Energy dashboard set up with the meter's statistics.", flush=True)
         return await _run_home_assistant(args, url, sim)
     finally:
         await sim.stop()
