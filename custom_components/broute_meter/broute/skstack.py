@@ -655,7 +655,10 @@ class SkStack:
         if PANA_PORT in (packet.rport, packet.lport):
             return  # PANA handshake traffic, handled by the dongle itself
         if self.on_udp is not None:
-            self.on_udp(packet)
+            try:
+                self.on_udp(packet)
+            except Exception:  # a consumer's bug must not stop the reader
+                _LOGGER.exception("on_udp callback failed")
 
     def _maybe_finish(self, pending: _Pending) -> None:
         if pending.future.done():
