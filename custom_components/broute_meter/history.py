@@ -176,6 +176,11 @@ class HistoryStatus:
     last_error: str | None = None
     next_attempt: datetime | None = None
 
+    @property
+    def imported_until(self) -> datetime | None:
+        """End of the newest hour in the import statistic."""
+        return None if self.last_row is None else self.last_row + HOUR
+
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-friendly copy."""
         return {
@@ -492,6 +497,9 @@ class HistoryImporter:
             anchor = await self._async_anchor(direction, requested_cut)
             series[direction] = _new_series(direction, anchor, scale)
 
+        imported = series[Direction.IMPORT].last_row
+        if imported is not None and not rewrite:
+            self.status.last_row = imported.start
         starts = [s.cut for s in series.values() if s.cut is not None]
         first = oldest
         if starts:

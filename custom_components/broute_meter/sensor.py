@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-    from .coordinator import BRouteConfigEntry, MeterData, MeterInfo
+    from .coordinator import BRouteConfigEntry, BRouteCoordinator, MeterData, MeterInfo
+    from .history import HistoryImporter
 
 # Every value comes from the coordinator; entities never talk to the meter.
 PARALLEL_UPDATES = 0
@@ -140,6 +141,15 @@ SENSORS: tuple[BRouteSensorEntityDescription, ...] = (
 )
 
 
+# How far the hourly long-term statistics reach: the history job's progress.
+HISTORY_SENSOR = SensorEntityDescription(
+    key="history_imported_until",
+    translation_key="history_imported_until",
+    device_class=SensorDeviceClass.TIMESTAMP,
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: BRouteConfigEntry,
@@ -149,11 +159,14 @@ async def async_setup_entry(
     coordinator = entry.runtime_data.coordinator
     info = coordinator.meter_info
     assert info is not None  # read in the coordinator's setup
-    async_add_entities(
+    entities: list[SensorEntity] = [
         BRouteSensor(coordinator, description)
         for description in SENSORS
         if description.exists_fn(info)
-    )
+    ]
+    if entry.runtime_data.history is not None:
+        entities.append(BRouteHistorySensor(coordinator, entry.runtime_data.history))
+    async_add_entities(entities)
 
 
 class BRouteSensor(BRouteEntity, SensorEntity):
@@ -170,3 +183,27 @@ class BRouteSensor(BRouteEntity, SensorEntity):
     def available(self) -> bool:
         """Available while the meter answers and the value is known."""
         return super().available and self.native_value is not None
+
+
+class BRouteHistorySensor(BRouteEntity, SensorEntity):
+    """End of the newest hour in the long-term statistics (history job progress)."""
+
+    def __init__(self, coordinator: BRouteCoordinator, history: HistoryImporter) -> None:
+        """Follow the history job rather than the polls."""
+        super().__init__(coordinator, HISTORY_SENSOR)
+        self._history = history
+
+    async def async_added_to_hass(self) -> None:
+        """Write the state whenever the history job makes progress."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self._history.async_add_listener(self.async_write_ha_state))
+
+    @property
+    def native_value(self) -> datetime | None:
+        """The end of the newest imported hour."""
+        return self._history.status.imported_until
+
+    @property
+    def available(self) -> bool:
+        """Imported statistics stay valid while the radio is down."""
+        return self.native_value is not None

@@ -133,6 +133,10 @@ async def test_setup_imports_the_configured_days(
         expected = truth(simulator.meter, Direction.IMPORT, start_of(row))
         assert expected is not None
         assert row["state"] == pytest.approx(float(expected[0]))
+    # The diagnostic sensor shows how far the statistics reach.
+    state = hass.states.get("sensor.simulated_meter_history_imported_until")
+    assert state is not None
+    assert dt_util.parse_datetime(state.state) == last + timedelta(hours=1)
 
 
 async def test_action_rewrites_days_without_duplicates(

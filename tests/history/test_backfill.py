@@ -7,6 +7,7 @@ The expected register at the end of each hour and the energy of each hour come f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime, timedelta
 from decimal import Decimal
 import itertools
@@ -221,3 +222,68 @@ async def test_failure_is_retried_not_dropped(make_rig: Any) -> None:
     rows = await rig.rows(importer, Direction.IMPORT)
     await assert_rows_match_meter(rig, rows, Direction.IMPORT, base_sum=0.0)
     assert start_of(rows[-1]) == datetime(2026, 11, 20, 9, 0, tzinfo=JST)
+
+
+async def test_meter_reboot_mid_backfill_heals_without_duplicates(make_rig: Any) -> None:
+    """The meter reboots (and forgets its E5 day) halfway: nothing wrong is stored."""
+    rig = await make_rig(START, pty=True)
+    importer = rig.importer(days=8)
+    rebooted = asyncio.Event()
+
+    def reboot() -> None:
+        if importer.status.days_read == 3 and not rebooted.is_set():
+            rig.sim.faults.meter_reboot(2.0)
+            rebooted.set()
+
+    remove = importer.async_add_listener(reboot)
+    await rig.catch_up(importer)
+    remove()
+    assert rebooted.is_set()
+    # Either the session rode it out or the job is waiting to retry; a retry (timer or
+    # coordinator recovery) finishes the series.
+    while importer.status.state is not HistoryState.IDLE:
+        await asyncio.sleep(0.5)
+        await rig.catch_up(importer)
+    rows = await rig.rows(importer, Direction.IMPORT)
+    assert [start_of(r) for r in rows] == hours(
+        datetime(2026, 11, 13, 0, 0, tzinfo=JST), datetime(2026, 11, 20, 9, 0, tzinfo=JST)
+    )
+    await assert_rows_match_meter(rig, rows, Direction.IMPORT, base_sum=0.0)
+
+
+async def test_live_polls_interleave_with_the_backfill(make_rig: Any) -> None:
+    """Scaled targets: 1 s meter latency -> 0.1 s here, 30 s poll interval -> 1 s.
+
+    44 days must take at most 3 minutes at 1 s latency (18 s here), and no live poll
+    may wait longer than one poll interval, because every history request goes
+    through the session on its own.
+    """
+    latency = 0.1
+    interval = 1.0
+    rig = await make_rig(START, latency=latency)
+    session = rig.source.session
+    assert session is not None
+    importer = rig.importer(days=44)
+    waits: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def poll() -> None:
+        while True:
+            began = loop.time()
+            await session.get(0xE7)
+            waits.append(loop.time() - began)
+            await asyncio.sleep(interval)
+
+    poller = asyncio.create_task(poll())
+    began = loop.time()
+    await rig.catch_up(importer)
+    elapsed = loop.time() - began
+    poller.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await poller
+
+    assert importer.status.state is HistoryState.IDLE
+    assert importer.status.round_trips <= 90
+    assert elapsed <= 180 * latency
+    assert len(waits) >= 5
+    assert max(waits) < interval
