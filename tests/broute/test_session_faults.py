@@ -9,6 +9,7 @@ import os
 import pytest
 
 from custom_components.broute_meter.broute import (
+    AuthenticationError,
     MeterTimeoutError,
     SessionState,
     SessionTiming,
@@ -170,3 +171,30 @@ async def test_close_while_connecting(harness: Harness) -> None:
     finally:
         os.close(master)
         os.close(slave)
+
+
+_SHORT = {"recovery_wait": 0.3, "request_timeout": 0.2, "command_timeout": 0.3}
+
+
+async def test_get_during_a_long_outage_gives_up_with_session_unavailable(
+    harness: Harness,
+) -> None:
+    sim, session, _ = await _connected(harness, timing=replace(SessionTiming.fast(), **_SHORT))
+    sim.faults.disconnect(30)
+    await eventually(lambda: session.state is SessionState.RECOVERING)
+    with pytest.raises(SessionUnavailableError):
+        await session.get(E7)
+    assert session.last_error is not None
+
+
+async def test_credentials_revoked_while_running_surface_as_authentication_error(
+    harness: Harness,
+) -> None:
+    sim, session, _ = await _connected(harness, timing=replace(SessionTiming.fast(), **_SHORT))
+    sim.password = "ABCDEFABCDEF"  # the utility re-issued the password
+    sim.faults.end_session()
+    await eventually(lambda: isinstance(session.last_error, AuthenticationError))
+    with pytest.raises(AuthenticationError):
+        await session.get(E7)
+    # Credentials were re-sent (SKRESET + SKSETPWD) before the rejection was believed.
+    assert sim.stats.commands["SKSETPWD"] >= 2
