@@ -1,0 +1,54 @@
+"""Diagnostics: useful for a bug report, without anything that identifies the household."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from syrupy.filters import props
+
+from simulator import TEST_PASSWORD, TEST_RBID
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.common import MockConfigEntry
+    from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+    from syrupy.assertion import SnapshotAssertion
+
+    from simulator import Simulator
+
+
+async def test_diagnostics_are_redacted(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    loaded_entry: MockConfigEntry,
+    simulator: Simulator,
+    snapshot: SnapshotAssertion,
+) -> None:
+    """No credential, MAC, IPv6, pairing ID or serial number in the download."""
+    assert await async_setup_component(hass, "diagnostics", {})
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, loaded_entry)
+    text = json.dumps(diagnostics)
+    cfg = simulator.config
+    for secret in (
+        TEST_RBID,
+        TEST_PASSWORD,
+        TEST_RBID[-8:],  # the pairing ID is the ID's tail
+        cfg.mac,
+        cfg.mac.lower(),
+        cfg.ipv6,
+        cfg.serial,
+    ):
+        assert secret not in text, secret
+    # What is there is what helps: the meter's scale and capabilities, link state.
+    assert diagnostics["meter"]["single_phase"] is False
+    assert diagnostics["meter"]["reverse_metering"] is True
+    assert diagnostics["session"]["connected"] is True
+    assert diagnostics["coordinator"]["last_update_success"] is True
+    assert diagnostics["data"]["power"] == simulator.meter.power_w()
+    # The port number changes per run; the history job has its own tests.
+    assert diagnostics == snapshot(exclude=props("device", "history"))
