@@ -264,6 +264,7 @@ class HistoryImporter:
         self._listeners: list[Callable[[], None]] = []
         self._tz: tzinfo | None = None
         self._was_ok = True
+        self._postponed = False  # warned once about the meter's clock
 
     # --- public API --------------------------------------------------------------
 
@@ -381,14 +382,24 @@ class HistoryImporter:
                 try:
                     await self._async_run(days)
                 except _PostponeError as err:
+                    if not self._postponed:
+                        self._postponed = True
+                        _LOGGER.warning(
+                            "History import of %s postponed: %s; retrying every %.0f minutes",
+                            self._name,
+                            err,
+                            POSTPONE_DELAY / 60,
+                        )
                     self.status.state = HistoryState.POSTPONED
                     self.status.last_error = str(err)
                     if days is not None:
                         self._pending_days = max(days, self._pending_days or 0)
                     self._retry_later(POSTPONE_DELAY)
                     break
-                except BRouteError as err:
+                except Exception as err:
                     # Keep what was written; the next run resumes after it.
+                    if not isinstance(err, BRouteError):
+                        _LOGGER.exception("Unexpected error in the history import")
                     self._failures += 1
                     delay = min(RETRY_MAX, RETRY_FIRST * 2 ** (self._failures - 1))
                     self.status.state = HistoryState.RETRYING
@@ -399,6 +410,7 @@ class HistoryImporter:
                     self._retry_later(delay)
                     break
                 self._failures = 0
+                self._postponed = False
                 self.status.state = HistoryState.IDLE
                 self.status.last_error = None
                 self.status.last_success = self._now()

@@ -158,15 +158,18 @@ async def test_nothing_before_service_start(make_rig: Any) -> None:
     assert await rig.rows(importer, Direction.EXPORT) == []
 
 
-async def test_wrong_meter_clock_postpones(make_rig: Any) -> None:
+async def test_wrong_meter_clock_postpones(make_rig: Any, caplog: pytest.LogCaptureFixture) -> None:
     """A meter clock 3 hours off files readings under wrong hours: wait, write nothing."""
     rig = await make_rig(START)
     rig.move_to(START, meter_skew=timedelta(hours=3))
     importer = rig.importer(days=2)
     await rig.catch_up(importer)
+    await rig.catch_up(importer)
     assert importer.status.state is HistoryState.POSTPONED
     assert importer.status.next_attempt is not None
     assert await rig.rows(importer, Direction.IMPORT) == []
+    # Said once, not on every attempt.
+    assert caplog.text.count("postponed") == 1
 
     rig.move_to(START + timedelta(minutes=30))
     await rig.catch_up(importer)
