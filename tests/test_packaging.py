@@ -6,12 +6,13 @@ runtime reading only ``translations/<lang>.json``) and from HACS' ``hacs.json`` 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from pathlib import Path
 import re
 import stat
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from awesomeversion import AwesomeVersion
 import homeassistant
@@ -21,6 +22,15 @@ from packaging.requirements import Requirement
 from PIL import Image
 import pytest
 import yaml
+
+from custom_components.broute_meter.broute.session import PanDescriptor
+from custom_components.broute_meter.const import DOMAIN
+from simulator import Simulator
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from homeassistant.core import HomeAssistant
 
 ROOT = Path(__file__).resolve().parent.parent
 INTEGRATION = ROOT / "custom_components" / "broute_meter"
@@ -246,3 +256,54 @@ def test_no_machine_paths_in_tracked_text() -> None:
             if path.suffix in {".png", ".pyc"} or "__pycache__" in path.parts:
                 continue
             assert not banned.search(path.read_text(encoding="utf-8")), os.fspath(path)
+
+
+# --- the demo's --auto files ----------------------------------------------------------------
+
+
+@pytest.fixture
+def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """scripts/demo.py, writing into a temporary config dir."""
+    spec = importlib.util.spec_from_file_location("broute_demo", ROOT / "scripts" / "demo.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "CONFIG_DIR", tmp_path)
+    return module
+
+
+async def test_demo_auto_files_load_in_home_assistant(
+    demo: ModuleType, tmp_path: Path, hass_storage: dict[str, Any], hass: HomeAssistant
+) -> None:
+    """What --auto writes is read back by Home Assistant's own stores, shaped as the flow's."""
+    from homeassistant.components.energy.data import async_get_manager
+
+    sim = Simulator()  # never started: its meter's identity is all --auto needs
+    meter = sim.config
+    demo._write_config_entry("socket://127.0.0.1:40000", sim)
+    # A second start on another port updates the entry instead of adding one.
+    unique_id = demo._write_config_entry("socket://127.0.0.1:40001", sim)
+    assert demo._write_energy_prefs(unique_id)
+    assert not demo._write_energy_prefs(unique_id)  # never overwrites the user's choice
+
+    for name in ("core.config_entries", "energy"):
+        hass_storage[name] = json.loads((tmp_path / ".storage" / name).read_text("utf-8"))
+    await hass.config_entries.async_initialize()
+
+    entries = hass.config_entries.async_entries(DOMAIN)
+    assert len(entries) == 1
+    entry = entries[0]
+    # The flow keys the entry by the meter MAC; --auto must agree or statistics would split.
+    assert entry.unique_id == meter.mac.lower()
+    assert entry.data["device"] == "socket://127.0.0.1:40001"
+    assert (entry.data["rbid"], entry.data["password"]) == (sim.rbid, sim.password)
+    pan = PanDescriptor.from_dict(entry.data["pan"])
+    assert (pan.channel, pan.pan_id, pan.mac) == (meter.channel, meter.pan_id, meter.mac)
+
+    manager = await async_get_manager(hass)
+    assert manager.data is not None
+    (grid,) = manager.data["energy_sources"]
+    assert grid["type"] == "grid"
+    assert grid["stat_energy_from"] == f"{DOMAIN}:{meter.mac.lower()}_energy_import"
+    assert grid["stat_energy_to"] == f"{DOMAIN}:{meter.mac.lower()}_energy_export"
