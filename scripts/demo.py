@@ -330,7 +330,23 @@ async def _run_home_assistant(args: argparse.Namespace, url: str, sim: Simulator
         return 0 if stop.is_set() else (code or 0)
 
 
+async def _port_taken(port: int) -> bool:
+    """Whether something already listens on 127.0.0.1:port."""
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
 async def _main(args: argparse.Namespace) -> int:
+    for port, option in ((args.ha_port, "--ha-port"), (args.port, "--port")):
+        if await _port_taken(port):
+            print(f"Port {port} is already in use (another demo?); choose one with {option}.")
+            return 1
     _prepare_config_dir(args)
     timing = TimingModel(time_scale=args.time_scale)
     meter = MeterConfig(reverse_metering=True, retention_days=44)
