@@ -23,6 +23,7 @@ import json
 import os
 from pathlib import Path
 import platform
+import socket
 import statistics
 import subprocess
 import sys
@@ -123,14 +124,15 @@ class SimProcess:
 @contextlib.asynccontextmanager
 async def home_assistant(*, load_usb: bool = True) -> AsyncIterator[Any]:
     """A running Home Assistant of the test harness with a real recorder (SQLite file)."""
-    # This repository's integration must be imported before the loader mounts the
-    # harness's own custom_components package.
+    # This repository's custom_components package must be imported before the loader
+    # mounts the harness's own one.
     from homeassistant import loader
     from homeassistant.helpers import recorder as recorder_helper
     from homeassistant.setup import async_setup_component
     from pytest_homeassistant_custom_component.common import async_test_home_assistant
 
-    import custom_components.broute_meter  # noqa: F401
+    # Only the (empty) package: which integration gets imported is up to the run.
+    import custom_components  # noqa: F401
 
     with tempfile.TemporaryDirectory(prefix="broute-bench-") as tmp:
         async with async_test_home_assistant(config_dir=tmp) as hass:
@@ -139,12 +141,22 @@ async def home_assistant(*, load_usb: bool = True) -> AsyncIterator[Any]:
             db = f"sqlite:///{tmp}/home-assistant_v2.db"
             assert await async_setup_component(hass, "recorder", {"recorder": {"db_url": db}})
             if load_usb:
+                # usb needs http; bind it to a free local port, never the default 8123.
+                http = {"server_host": ["127.0.0.1"], "server_port": _free_port()}
+                assert await async_setup_component(hass, "http", {"http": http})
                 assert await async_setup_component(hass, "usb", {})
             await hass.async_block_till_done()
             try:
                 yield hass
             finally:
                 await hass.async_stop(force=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def ours_timing(scale: float) -> Any:
@@ -217,9 +229,8 @@ def make_entry(
     from homeassistant.const import CONF_DEVICE, CONF_ID, CONF_PASSWORD
     from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-    from custom_components.broute_meter import const
-
     if integration == OURS:
+        from custom_components.broute_meter import const
         from simulator import MeterConfig
 
         cfg = MeterConfig()
@@ -328,18 +339,23 @@ def load_entry_task(hass: Any, entry: Any) -> asyncio.Task[bool]:
 
 def run_worker(module: str, case: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
     """Run ``python -m module --worker JSON`` and return the JSON of its last line."""
-    proc = subprocess.run(
-        [sys.executable, "-m", module, "--worker", json.dumps(case)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        tail = "\n".join(proc.stderr.splitlines()[-25:])
-        raise RuntimeError(f"{module} worker {case} failed ({proc.returncode}):\n{tail}")
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", module, "--worker", json.dumps(case)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        stdout, stderr, code = proc.stdout, proc.stderr, proc.returncode
+    except subprocess.TimeoutExpired as exc:
+        # A worker emits its result before tearing down; a hang there loses nothing.
+        stdout, stderr, code = _text(exc.stdout), _text(exc.stderr), 0
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    if code != 0 or not lines:
+        tail = "\n".join(stderr.splitlines()[-25:])
+        raise RuntimeError(f"{module} worker {case} failed ({code}):\n{tail}")
     result: dict[str, Any] = json.loads(lines[-1])
     return result
 
@@ -366,9 +382,21 @@ def worker_main(argv: list[str], measure: Callable[[dict[str, Any]], Any]) -> bo
     logging.basicConfig(level=logging.CRITICAL)
     case = json.loads(argv[2])
     result = asyncio.run(measure(case))
+    emit(result)
+    # Threads a client left behind (momonga's readers) must not keep the worker alive.
+    os._exit(0)
+
+
+def emit(result: dict[str, Any]) -> None:
+    """Print a worker's result as one JSON line (the parent takes the last one)."""
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()
-    return True
+
+
+def _text(data: bytes | str | None) -> str:
+    if data is None:
+        return ""
+    return data if isinstance(data, str) else data.decode(errors="replace")
 
 
 # --- output ----------------------------------------------------------------------------

@@ -4,7 +4,9 @@ Running the dongle + meter emulator in its own process keeps its CPU time out of
 Home Assistant process being measured. Commands (one JSON object per line):
 ``{"op": "stats"}``, ``{"op": "reset_stats"}``, ``{"op": "expire", "reauth": false}``,
 ``{"op": "end_session"}``, ``{"op": "disconnect", "seconds": 30}``,
-``{"op": "dongle_reset"}``, ``{"op": "stop"}``. Every command is answered with one line.
+``{"op": "dongle_reset"}``, ``{"op": "push_fixed_time"}``,
+``{"op": "set_load", "watts": 500}``, ``{"op": "stop"}``. Every command is answered with
+one line.
 """
 
 from __future__ import annotations
@@ -55,6 +57,10 @@ async def _serve(args: argparse.Namespace) -> None:
                 sim.faults.end_session()
             elif op == "disconnect":
                 sim.faults.disconnect(float(cmd["seconds"]))
+            elif op == "set_load":
+                sim.config.load_override_w = cmd.get("watts")
+            elif op == "push_fixed_time":
+                sim.faults.push_fixed_time()
             elif op == "dongle_reset":
                 sim.faults.dongle_reset(silent=bool(cmd.get("silent", True)))
             elif op == "stop":
