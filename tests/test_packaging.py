@@ -307,3 +307,37 @@ async def test_demo_auto_files_load_in_home_assistant(
     assert grid["type"] == "grid"
     assert grid["stat_energy_from"] == f"{DOMAIN}:{meter.mac.lower()}_energy_import"
     assert grid["stat_energy_to"] == f"{DOMAIN}:{meter.mac.lower()}_energy_export"
+
+
+# --- README examples ------------------------------------------------------------------------
+
+
+def _readme_yaml_blocks() -> list[Any]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    return [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL)]
+
+
+async def test_readme_automation_example_is_valid(hass: HomeAssistant) -> None:
+    from homeassistant.components.automation.config import async_validate_config_item
+
+    automations = [block for block in _readme_yaml_blocks() if "triggers" in block]
+    assert automations
+    for automation in automations:
+        assert await async_validate_config_item(hass, "readme", automation) is not None
+
+
+def test_readme_action_example_matches_services_yaml() -> None:
+    services = yaml.safe_load((INTEGRATION / "services.yaml").read_text(encoding="utf-8"))
+    calls = [
+        block
+        for block in _readme_yaml_blocks()
+        if isinstance(block, dict) and str(block.get("action", "")).startswith(f"{DOMAIN}.")
+    ]
+    assert calls
+    for call in calls:
+        fields = services[call["action"].removeprefix(f"{DOMAIN}.")]["fields"]
+        assert set(call.get("data", {})) <= set(fields)
+        for name, value in call.get("data", {}).items():
+            number = fields[name].get("selector", {}).get("number")
+            if number is not None:
+                assert number["min"] <= value <= number["max"]
