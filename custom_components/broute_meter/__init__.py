@@ -12,6 +12,7 @@ from homeassistant.helpers import (
     entity_registry as er,
 )
 
+from . import coordinator as coordinator_module
 from .const import CONF_HISTORY_DAYS, DOMAIN
 from .coordinator import BRouteConfigEntry, BRouteCoordinator, BRouteRuntimeData
 from .history import DEFAULT_HISTORY_DAYS, HistoryImporter, async_setup_services
@@ -47,6 +48,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: BRouteConfigEntry) -> bo
     history.async_start()
     entry.async_on_unload(history.async_stop)
     return True
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: BRouteConfigEntry) -> None:
+    """Forget the meter's repair issue along with the entry."""
+    coordinator_module.async_forget_unreachable(hass, entry.entry_id)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: BRouteConfigEntry) -> bool:

@@ -540,17 +540,20 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
             )
 
     def _note_success(self) -> None:
-        since = self.hass.data.get(_UNREACHABLE_SINCE, {})
-        if since.pop(self.config_entry.entry_id, None) is not None:
-            ir.async_delete_issue(
-                self.hass, DOMAIN, f"{ISSUE_METER_NOT_FOUND}_{self.config_entry.entry_id}"
-            )
+        async_forget_unreachable(self.hass, self.config_entry.entry_id)
 
     @override
     async def async_shutdown(self) -> None:
         """Close the session when the entry unloads or Home Assistant stops."""
         await super().async_shutdown()
         await self.session.close()
+
+
+@callback
+def async_forget_unreachable(hass: HomeAssistant, entry_id: str) -> None:
+    """The meter answers again (or its entry is gone): drop the repair issue."""
+    if hass.data.get(_UNREACHABLE_SINCE, {}).pop(entry_id, None) is not None:
+        ir.async_delete_issue(hass, DOMAIN, f"{ISSUE_METER_NOT_FOUND}_{entry_id}")
 
 
 def _as_aware(timestamp: datetime) -> datetime:

@@ -60,6 +60,8 @@ async def async_get_config_entry_diagnostics(
                 "connected": session.connected,
                 "lqi": session.lqi,
                 CONF_PAN: session.pan.as_dict() if session.pan else None,
+                "stats": session.stats.as_dict(),
+                "last_error": repr(session.last_error) if session.last_error else None,
             },
             "coordinator": {
                 "last_update_success": coordinator.last_update_success,

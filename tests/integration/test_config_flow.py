@@ -4,6 +4,7 @@ simulator (or against ports that fail in the specific way a user would meet)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from typing import TYPE_CHECKING
 
@@ -583,3 +584,18 @@ async def test_options_reject_out_of_range(
         await hass.config_entries.options.async_configure(
             result["flow_id"], {CONF_SCAN_INTERVAL: interval, CONF_HISTORY_DAYS: 7}
         )
+
+
+async def test_credentials_never_logged(
+    hass: HomeAssistant, simulator: Simulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Even at debug level, with the dongle echoing every command, no credential is logged."""
+    caplog.set_level(logging.DEBUG)
+    result = await start_user(hass)
+    result = await finish_probe(hass, await submit_user(hass, result, port_of(simulator)))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    await result["result"].runtime_data.coordinator.async_refresh()
+    assert "SKSETPWD" in caplog.text  # the dongle traffic was logged...
+    assert TEST_PASSWORD not in caplog.text  # ...without the secrets in it
+    assert TEST_RBID not in caplog.text

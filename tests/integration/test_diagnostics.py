@@ -50,5 +50,9 @@ async def test_diagnostics_are_redacted(
     assert diagnostics["session"]["connected"] is True
     assert diagnostics["coordinator"]["last_update_success"] is True
     assert diagnostics["data"]["power"] == simulator.meter.power_w()
-    # The port number changes per run; the history job has its own tests.
-    assert diagnostics == snapshot(exclude=props("device", "history"))
+    # Joined with the stored PAN: no scan was needed.
+    assert diagnostics["session"]["stats"]["scans"] == 0
+    assert diagnostics["session"]["stats"]["requests"] >= 2
+    # The port number changes per run; the history job (which shares the session and
+    # its counters) has its own tests.
+    assert diagnostics == snapshot(exclude=props("device", "history", "stats"))

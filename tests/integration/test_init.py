@@ -139,3 +139,39 @@ async def test_repair_issue_while_the_meter_stays_unreachable(
         await asyncio.sleep(0.05)
     assert coordinator.last_update_success
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_removing_the_entry_drops_its_repair_issue(
+    hass: HomeAssistant,
+    make_simulator: SimFactory,
+    issue_registry: ir.IssueRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No issue is left behind for a meter the user removed."""
+    monkeypatch.setattr(coordinator_module, "METER_NOT_FOUND_GRACE", timedelta(0))
+    sim = await make_simulator()
+    entry = entry_for(sim)
+    entry.add_to_hass(hass)
+    sim.pans.clear()  # the meter is gone from the air: setup cannot find it
+    hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_PAN: None})
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    issue_id = f"{ISSUE_METER_NOT_FOUND}_{entry.entry_id}"
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_two_meters_two_dongles(hass: HomeAssistant, make_simulator: SimFactory) -> None:
+    """Each entry has its own dongle and meter; both read their own values."""
+    first = await make_simulator()
+    second = await make_simulator(mac="001D1290ABCDEF01", load_override_w=4321)
+    entries = [entry_for(first), entry_for(second)]
+    for entry in entries:
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert [entry.state for entry in entries] == [ConfigEntryState.LOADED] * 2
+    powers = [entry.runtime_data.coordinator.data.power for entry in entries]
+    assert powers == [first.meter.power_w(), 4321]
