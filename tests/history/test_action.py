@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -194,3 +195,31 @@ async def test_action_rejects_unknown_or_unloaded_entries(
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(DOMAIN, "import_history", {"days": 2}, blocking=True)
     assert err.value.translation_key == "no_loaded_entries"
+
+
+async def test_coordinator_recovery_triggers_a_catch_up(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: Simulator
+) -> None:
+    """The first good poll after failed ones makes the history job look for missed hours."""
+    coordinator = entry.runtime_data.coordinator
+    history = history_of(entry)
+    runs_before = history.status.round_trips
+
+    simulator.faults.meter_reboot(3.0)
+    await coordinator.async_refresh()
+    assert not coordinator.last_update_success
+    await history.async_wait_idle()
+    assert history.status.round_trips == runs_before  # nothing to do while it is down
+
+    # The session rejoins by itself; poll until the coordinator has its data again.
+    await asyncio.sleep(3.0)
+    for _ in range(20):
+        await coordinator.async_refresh()
+        if coordinator.last_update_success:
+            break
+        await asyncio.sleep(0.5)
+    assert coordinator.last_update_success
+    await history.async_wait_idle()
+    # A catch-up ran: at least the meter's clock was read again.
+    assert history.status.round_trips > runs_before
+    assert history.status.state is HistoryState.IDLE
