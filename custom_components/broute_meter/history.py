@@ -615,7 +615,7 @@ class HistoryImporter:
             metadata = StatisticMetaData(
                 mean_type=StatisticMeanType.NONE,
                 has_sum=True,
-                name=f"{self._name} {s.direction}",
+                name=f"{self._name} energy {s.direction}",
                 source=DOMAIN,
                 statistic_id=self.statistic_id(s.direction),
                 unit_class=EnergyConverter.UNIT_CLASS,
