@@ -290,3 +290,19 @@ async def test_live_polls_interleave_with_the_backfill(make_rig: Any) -> None:
     assert elapsed <= 180 * latency
     assert len(waits) >= 5
     assert max(waits) < interval
+
+
+async def test_import_reaches_further_back_later(make_rig: Any) -> None:
+    """2 days on setup, 5 days asked later: one continuous series over the 5 days."""
+    rig = await make_rig(START)
+    importer = rig.importer(days=2)
+    await rig.catch_up(importer)
+    importer.async_request_import(5)
+    await importer.async_wait_idle()
+    await rig.catch_up(importer)
+    for direction in Direction:
+        rows = await rig.rows(importer, direction)
+        assert [start_of(r) for r in rows] == hours(
+            datetime(2026, 11, 16, 0, 0, tzinfo=JST), datetime(2026, 11, 20, 9, 0, tzinfo=JST)
+        )
+        await assert_rows_match_meter(rig, rows, direction, base_sum=0.0)
