@@ -162,7 +162,7 @@ class HistoryState(StrEnum):
 
 @dataclass(slots=True)
 class HistoryStatus:
-    """Progress, for diagnostics and the "history days imported" sensor."""
+    """Progress, for diagnostics and the "History imported until" sensor."""
 
     state: HistoryState = HistoryState.IDLE
     days_planned: int = 0
