@@ -67,10 +67,9 @@ from .const import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-type BRouteConfigEntry = ConfigEntry[BRouteRuntimeData]
+    from .history import HistoryImporter
 
-# EPC 0x88 fault status values.
-_FAULT_YES: Final = 0x41
+type BRouteConfigEntry = ConfigEntry[BRouteRuntimeData]
 
 # Failures on the radio side (the meter cannot be reached or will not talk). When they
 # last, the utilities' own checklist applies, which the repair issue carries.
@@ -192,7 +191,7 @@ class BRouteRuntimeData:
     """What a loaded entry keeps: the coordinator and the history job."""
 
     coordinator: BRouteCoordinator
-    history: Any | None = None
+    history: HistoryImporter | None = None
 
 
 class CumulativeRegister:
