@@ -204,6 +204,9 @@ def scale_core(scale: float) -> None:
             self.xmit_timeout = self.xmit_timeout * scale
 
     core_coordinator.Momonga = ScaledMomonga  # type: ignore[misc]
+    from homeassistant.components.route_b_smart_meter import config_flow as core_flow
+
+    core_flow.Momonga = ScaledMomonga  # type: ignore[misc]
     limit = momonga_sk_wrapper._SK_COMMAND_LIMIT
     momonga_sk_wrapper._SK_COMMAND_LIMIT = limit * scale
     for func in (momonga_sk_wrapper.MomongaSkWrapper.exec_command,):
