@@ -134,10 +134,17 @@ def _is_not_ready(exc: BaseException) -> bool:
     Home Assistant's ``esphome-hass://`` stub raises it from inside serialx while the
     ESPHome integration is still loading; that is a "retry later", not a failure.
     """
-    return any(
-        cls.__name__ == "ConfigEntryNotReady" and cls.__module__.startswith("homeassistant")
-        for cls in type(exc).__mro__
-    )
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:  # it may arrive wrapped
+        if any(
+            cls.__name__ == "ConfigEntryNotReady" and cls.__module__.startswith("homeassistant")
+            for cls in type(current).__mro__
+        ):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _find_oserror(exc: BaseException) -> OSError | None:
