@@ -731,8 +731,8 @@ class MeterSession:
 
     async def _answer_infc(self, frame: Frame) -> None:
         stack, ip = self._stack, self._meter_ip
-        if stack is None or ip is None:
-            return
+        if stack is None or ip is None or not self._ready.is_set():
+            return  # never send while a join is under way (the meter re-sends an INFC)
         try:
             await stack.sendto(ip, build_infc_res(frame))
         except BRouteError as exc:
