@@ -293,11 +293,9 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
             if not (errors := validate_credentials(user_input)):
                 return await self._async_start_probe("reauth_confirm")
             self._errors = errors
+        # Not pre-filled with the stored ID: a form never sends a stored secret back.
         return self._show_form(
-            "reauth_confirm",
-            CREDENTIALS_ONLY_SCHEMA,
-            suggested={CONF_RBID: entry.data.get(CONF_RBID)},
-            placeholders={"title": entry.title},
+            "reauth_confirm", CREDENTIALS_ONLY_SCHEMA, placeholders={"title": entry.title}
         )
 
     # --- reconfiguration --------------------------------------------------------------

@@ -59,7 +59,7 @@ def free_port() -> int:
         (TEST_RBID, "0123\r\nSKTERM"),  # CR/LF would end SKSETPWD and start SKTERM
         (TEST_RBID, "01234\n6789AB"),
         (TEST_RBID, "0123\t56789AB"),
-        (TEST_RBID, "0123456789AＢ"),  # noqa: RUF001 - a full-width letter on purpose
+        (TEST_RBID, "0123456789AＢ"),  # a full-width letter
         ("０" + TEST_RBID[1:], TEST_PASSWORD),  # full-width digits pass str.isalnum()
         (TEST_RBID[:20] + "\r\n" + TEST_RBID[22:], TEST_PASSWORD),
         (TEST_RBID[:-1], TEST_PASSWORD),
@@ -76,8 +76,7 @@ async def test_library_refuses_unsafe_credentials(
     """
     sim = await make_simulator()
     with pytest.raises(ValueError, match="B-route") as info:
-        session = MeterSession(port_of(sim), rbid, password, timing=SessionTiming.fast())
-        await session.connect()
+        MeterSession(port_of(sim), rbid, password, timing=SessionTiming.fast())
     assert sim.stats.connections == 0
     assert sum(sim.stats.commands.values()) == 0
     # The message names the field, never its value.
@@ -190,7 +189,9 @@ async def test_entry_retries_quietly_and_comes_back(
 # --- meters that are not ours, or not quite standard ---------------------------------
 
 
-async def test_foreign_meter_is_never_joined(hass: HomeAssistant, make_simulator: SimFactory) -> None:
+async def test_foreign_meter_is_never_joined(
+    hass: HomeAssistant, make_simulator: SimFactory
+) -> None:
     """A meter answering for another PairID: not found, and never sent our credentials."""
     sim = await make_simulator()
     sim.pans.clear()  # our meter is out of reach...
