@@ -129,17 +129,22 @@ class Dongle:
     # --- plumbing ------------------------------------------------------------------------
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        if self.sim.stopping:
+            coro.close()  # nothing new may start once stop() began
+            return
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def cancel_all(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
+        # Repeat: a timer firing while we wait could have spawned one more task.
+        self._cancel_lifetime()
+        while self._tasks:
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        self._tasks.clear()
+            self._tasks.difference_update(tasks)
         self._cancel_lifetime()
 
     def cancel_all_nowait(self) -> None:
@@ -581,7 +586,7 @@ class Dongle:
     def _start_lifetime(self) -> None:
         self._cancel_lifetime()
         lifetime = self.sim.config.session_lifetime
-        if lifetime is None:
+        if lifetime is None or self.sim.stopping:
             return
         loop = asyncio.get_running_loop()
         self._lifetime_handle = loop.call_later(lifetime, self.expire_session, None)

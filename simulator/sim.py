@@ -125,6 +125,7 @@ class Simulator:
         self._pty_pending = bytearray()
         self._remove_listener: Any = None
         self._started = False
+        self.stopping = False  # set by stop(): no new tasks or timers from then on
 
     # --- public surface --------------------------------------------------------------------
 
@@ -162,15 +163,16 @@ class Simulator:
         return self.path
 
     async def stop(self) -> None:
+        self.stopping = True
         if self._remove_listener is not None:
             self._remove_listener()
             self._remove_listener = None
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
+        while self._tasks:
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        self._tasks.clear()
+            self._tasks.difference_update(tasks)
         # Cut the host link before stopping the engine: bytes arriving meanwhile would
         # start new commands (and session-lifetime timers) that outlive the simulator.
         await self._close_socket()
@@ -192,6 +194,7 @@ class Simulator:
         if self._started:
             return
         self._started = True
+        self.stopping = False
         self._loop = asyncio.get_running_loop()
         if isinstance(self.clock, ManualClock):
             self._remove_listener = self.clock.add_listener(self._clock_moved)
@@ -199,6 +202,9 @@ class Simulator:
             self.spawn(self._half_hour_timer())
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        if self.stopping:
+            coro.close()
+            return
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
