@@ -175,3 +175,16 @@ async def test_two_meters_two_dongles(hass: HomeAssistant, make_simulator: SimFa
     assert [entry.state for entry in entries] == [ConfigEntryState.LOADED] * 2
     powers = [entry.runtime_data.coordinator.data.power for entry in entries]
     assert powers == [first.meter.power_w(), 4321]
+
+
+async def test_esphome_proxy_not_up_yet(hass: HomeAssistant, simulator: Simulator) -> None:
+    """A dongle behind an ESPHome serial proxy that is not loaded yet: retry, not fail."""
+    entry = entry_for(simulator)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        entry,
+        data={**entry.data, CONF_DEVICE: "esphome-hass://esphome/0123456789?port_name=wisun"},
+    )
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    assert entry.reason == "The dongle's port is not ready yet"
