@@ -274,3 +274,39 @@ async def test_meter_without_reverse_metering(
     assert state is not None
     assert float(state.state) == pytest.approx(float(raw * sim.meter.kwh_per_raw))
     assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_reissued_id_asks_for_new_credentials(
+    hass: HomeAssistant, make_simulator: SimFactory
+) -> None:
+    """The utility reissued the ID: our meter beacons another PairID. That is a reauth,
+    not "meter not found" (which would send the user moving the dongle around)."""
+    new_rbid = "FFEEDDCCBBAA99887766554433229876"
+    sim = await make_simulator()
+    entry = entry_for(sim)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    sim.rbid = new_rbid
+    sim.pans[0].pair_id = new_rbid[-8:]
+    sim.faults.end_session()
+    coordinator = entry.runtime_data.coordinator
+    for _ in range(60):
+        await coordinator.async_refresh()
+        await hass.async_block_till_done()
+        if hass.config_entries.flow.async_progress_by_handler(DOMAIN):
+            break
+        await asyncio.sleep(0.05)
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+    result = await hass.config_entries.flow.async_configure(flows[0]["flow_id"])
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_RBID: new_rbid, CONF_PASSWORD: TEST_PASSWORD}
+    )
+    await hass.async_block_till_done()
+    result = await hass.config_entries.flow.async_configure(result["flow_id"])
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert entry.data[CONF_RBID] == new_rbid
+    assert entry.state is ConfigEntryState.LOADED

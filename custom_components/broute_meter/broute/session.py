@@ -606,6 +606,12 @@ class MeterSession:
             if mine:
                 best = max(mine, key=lambda d: d.lqi or 0)
                 return PanDescriptor.from_scan(best)
+            known = self.pan
+            if known is not None and any(
+                d.addr == known.mac and d.pair_id is not None for d in found
+            ):
+                # Our meter answers for another B-route ID: the utility reissued it.
+                raise AuthenticationError("the meter now answers for another B-route ID")
         raise MeterNotFoundError(f"no meter with this B-route ID answered {tries} scan(s)")
 
     async def _join(self, pan: PanDescriptor) -> _JoinOutcome:
