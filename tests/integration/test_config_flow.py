@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from homeassistant.config_entries import ConfigFlowResult
     from homeassistant.core import HomeAssistant
-    from homeassistant.helpers import entity_registry as er
+    from homeassistant.helpers import device_registry as dr, entity_registry as er
 
     from simulator import Simulator
 
@@ -416,15 +416,21 @@ async def test_reauth_while_loaded_frees_the_port(
 
 
 async def test_reauth_with_a_replaced_meter(
-    hass: HomeAssistant, simulator: Simulator, entity_registry: er.EntityRegistry
+    hass: HomeAssistant,
+    simulator: Simulator,
+    entity_registry: er.EntityRegistry,
+    device_registry: dr.DeviceRegistry,
 ) -> None:
     """The utility swapped the meter: the entry and its entities follow the new one."""
     old_mac = "001d1290aaaaaaaa"
     entry = entry_for(simulator)
     entry.add_to_hass(hass)
     hass.config_entries.async_update_entry(entry, unique_id=old_mac)
+    device = device_registry.async_get_or_create(
+        config_entry_id=entry.entry_id, identifiers={(DOMAIN, old_mac)}
+    )
     power = entity_registry.async_get_or_create(
-        Platform.SENSOR, DOMAIN, f"{old_mac}_power", config_entry=entry
+        Platform.SENSOR, DOMAIN, f"{old_mac}_power", config_entry=entry, device_id=device.id
     )
     result = await entry.start_reauth_flow(hass)
     result = await finish_probe(
@@ -440,6 +446,11 @@ async def test_reauth_with_a_replaced_meter(
     state = hass.states.get(power.entity_id)
     assert state is not None
     assert int(state.state) == simulator.meter.power_w()
+    # Same device, now identified by the new meter, with the new meter's serial number.
+    moved_device = device_registry.async_get(device.id)
+    assert moved_device is not None
+    assert moved_device.identifiers == {(DOMAIN, SIM_MAC)}
+    assert moved_device.serial_number == simulator.config.serial
 
 
 async def test_reauth_finding_another_entrys_meter(

@@ -83,3 +83,12 @@ def test_wrap_with_few_digits() -> None:
     reg.offer(9_950)
     assert reg.offer(30)
     assert not reg.offer(20)
+
+
+def test_a_reading_from_before_the_wrap_is_not_an_increase() -> None:
+    """After 999,990 -> 15, a late 999,995 (taken before the wrap) is stale, not +999,980."""
+    reg = register()
+    reg.offer(999_990)
+    reg.offer(15)
+    assert not reg.offer(999_995)
+    assert reg.raw == 15

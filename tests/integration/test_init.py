@@ -188,3 +188,37 @@ async def test_esphome_proxy_not_up_yet(hass: HomeAssistant, simulator: Simulato
     assert not await hass.config_entries.async_setup(entry.entry_id)
     assert entry.state is ConfigEntryState.SETUP_RETRY
     assert entry.reason == "The dongle's port is not ready yet"
+
+
+async def test_credentials_revoked_while_running(
+    hass: HomeAssistant, make_simulator: SimFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The meter drops the session and rejects the old credentials: reauth, not retries."""
+    monkeypatch.setattr(
+        coordinator_module,
+        "SESSION_TIMING",
+        dataclasses.replace(
+            SessionTiming.fast(),
+            request_timeout=0.2,
+            command_timeout=0.3,
+            retries=1,
+            recovery_wait=0.2,
+        ),
+    )
+    sim = await make_simulator()
+    entry = entry_for(sim)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    coordinator = entry.runtime_data.coordinator
+    sim.password = "REISSUED0001"  # the utility re-issued the credentials
+    sim.faults.end_session()
+    for _ in range(50):
+        await coordinator.async_refresh()
+        await hass.async_block_till_done()
+        if hass.config_entries.flow.async_progress_by_handler(DOMAIN):
+            break
+        await asyncio.sleep(0.05)
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+    assert not coordinator.last_update_success
