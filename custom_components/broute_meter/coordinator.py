@@ -354,7 +354,10 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
             )
         self.meter_info = MeterInfo(
             maker_code=maker,
-            manufacturer=maker_name(maker) if maker is not None else None,
+            # A maker missing from the table is still named by its ECHONET code.
+            manufacturer=None
+            if maker is None
+            else maker_name(maker) or f"ECHONET maker 0x{maker:06X}",
             serial_number=(
                 decode_serial(values[EPC.SERIAL_NUMBER]) if EPC.SERIAL_NUMBER in values else None
             )
@@ -497,6 +500,10 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         if not {EPC.FIXED_TIME_FORWARD_ENERGY, EPC.FIXED_TIME_REVERSE_ENERGY} & properties.keys():
             return
         self._apply_fixed_time(properties)
+        if not self.last_update_success:
+            # Publishing now would mark the last poll's power and current valid again
+            # although that poll failed; the next successful poll shows the readings.
+            return
         self.async_set_updated_data(
             replace(
                 self.data,

@@ -371,3 +371,17 @@ async def test_states_over_a_pty(hass: HomeAssistant, make_simulator: SimFactory
     await setup(hass, sim)
     assert int(state(hass, POWER)) == sim.meter.power_w()
     assert kwh(state(hass, IMPORT)) == truth(sim.meter.forward_kwh())
+
+
+async def test_device_of_an_unlisted_maker(
+    hass: HomeAssistant, make_simulator: SimFactory, device_registry: dr.DeviceRegistry
+) -> None:
+    """A maker code missing from the table still names the manufacturer, by its code."""
+    sim = await make_simulator(maker_code=0xFFFFF0, release="F")
+    entry = await setup(hass, sim)
+    device = device_registry.async_get_device_by_identifier(
+        (DOMAIN, "001d129012345678"), entry.entry_id
+    )
+    assert device is not None
+    assert device.manufacturer == "ECHONET maker 0xFFFFF0"
+    assert device.hw_version == "ECHONET Lite Appendix Release F"
