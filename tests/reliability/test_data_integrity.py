@@ -142,3 +142,28 @@ async def test_old_fixed_time_reading_after_a_wrap(
         await hass.async_block_till_done()
     assert Decimal(value(hass, FIXED_IMPORT)) == at_2000 * kwh
     assert Decimal(value(hass, IMPORT)) >= at_2000 * kwh
+
+
+async def test_push_during_an_outage_does_not_revive_old_power(
+    hass: HomeAssistant, make_simulator: SimFactory
+) -> None:
+    """A half-hour INF after a failed poll must not make the last power "available" again."""
+    clock = ManualClock(EVENING)
+    sim = await make_simulator(clock=clock)
+    sim.config.load_override_w = 777
+    entry = await setup(hass, sim)
+    assert int(value(hass, POWER)) == 777
+    coordinator = entry.runtime_data.coordinator
+    coordinator.update_interval = None  # only this test's polls
+
+    sim.faults.drop_replies(10)  # every attempt of the next poll goes unanswered
+    await refresh(hass, entry)
+    assert not coordinator.last_update_success
+    assert value(hass, POWER) == STATE_UNAVAILABLE
+
+    sim.faults.push_fixed_time()
+    for _ in range(20):
+        await asyncio.sleep(0.01)
+        await hass.async_block_till_done()
+    assert value(hass, POWER) == STATE_UNAVAILABLE
+    assert value(hass, CURRENT_R) == STATE_UNAVAILABLE
