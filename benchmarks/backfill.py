@@ -43,7 +43,7 @@ async def measure(case: dict[str, Any]) -> dict[str, Any]:
     sim = h.SimProcess(time_scale=scale, latency=case["latency"])
     await sim.start()
     h.prepare(h.OURS, scale)
-    result: dict[str, Any] = {"days": days}
+    result: dict[str, Any] = {"days": days, "poll_interval": case.get("poll_interval") or 30}
     try:
         async with h.home_assistant() as hass:
             entry = h.make_entry(
@@ -111,9 +111,11 @@ def render(result: dict[str, Any], latency: float) -> str:
             f"≈ one round trip ({latency:g} s)",
         ],
     ]
-    return h.table(
-        [f"{result['days']}-day backfill at {latency:g} s latency", "ours", "target"], rows
+    title = (
+        f"{result['days']}-day backfill at {latency:g} s latency, "
+        f"live polls every {result['poll_interval']:g} s"
     )
+    return h.table([title, "ours", "target"], rows)
 
 
 async def run(scale: float, latency: float, days: int = DAYS, poll_interval: float = 30) -> str:
