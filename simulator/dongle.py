@@ -598,7 +598,9 @@ class Dongle:
 
     def expire_session(self, reauth: bool | None) -> None:
         """EVENT 29; with re-authentication EVENT 25 follows, else the session is gone."""
-        self._lifetime_handle = None
+        # Cancelled, not just forgotten: when a fault calls this before the lifetime
+        # runs out, the pending timer would fire later (and outlive stop()).
+        self._cancel_lifetime()
         if not self.state.joined:
             return
         if reauth is None:
