@@ -1,0 +1,575 @@
+"""The fault soak: the real integration polling a simulated meter while faults rain down.
+
+Used by ``test_soak.py`` (a few hundred polls) and ``benchmarks/soak.py`` (thousands).
+The simulator's timings are compressed and the meter's clock is a ManualClock that
+moves on by minutes at every poll, so hours of meter time (register wraps, half-hour
+pushes) pass in seconds. Every check compares with the simulator's ground truth:
+
+* nothing unexpected is logged at ERROR, no task, file descriptor or memory leaks;
+* after every fault clears, valid values come back within a bounded time;
+* energy never decreases except at a true register wrap, is never 0 or a sentinel and
+  never moves further than the meter's own register did; power and current are
+  unavailable (not stale) while the meter cannot be read;
+* the config entry stays LOADED throughout.
+
+Violations are collected (not asserted one by one) so a long run reports all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+import gc
+import logging
+import os
+import random
+import time
+import tracemalloc
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
+
+from custom_components.broute_meter.broute.session import SessionTiming
+from simulator import ManualClock, MeterConfig, SimulatedMeter, Simulator
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+POWER = "sensor.simulated_meter_power"
+CURRENT_R = "sensor.simulated_meter_current_phase_r"
+IMPORT = "sensor.simulated_meter_energy_import"
+EXPORT = "sensor.simulated_meter_energy_export"
+
+#: Real seconds per nominal second of a fault's duration ("disconnect 1-60 s").
+FAULT_TIME_SCALE = 0.02
+
+#: Meter: 0.01 kWh per count and 4 digits, so the register wraps every 100 kWh.
+UNIT_CODE = 0x02
+DIGITS = 4
+MODULUS = 10**DIGITS
+WARM_UP_POLLS = 20
+#: Polls between the faults of the opening tour (every kind once).
+TOUR_SPACING = 6
+
+
+def soak_timing() -> SessionTiming:
+    """The session's compressed timings, shortened further so failing polls are quick."""
+    return replace(
+        SessionTiming.fast(),
+        command_timeout=0.5,
+        reset_timeout=0.5,
+        request_timeout=0.3,
+        recovery_wait=0.5,
+        reauth_grace=0.2,
+        reconnect_backoff=0.05,
+        reconnect_backoff_max=0.4,
+    )
+
+
+def meter_config(start: datetime, **extra: Any) -> MeterConfig:
+    """A meter whose registers wrap a few dozen polls into the run."""
+    probe = SimulatedMeter(
+        MeterConfig(unit_code=UNIT_CODE, digits=9, initial_forward_raw=0, initial_reverse_raw=0),
+        ManualClock(start),
+    )
+    forward, reverse = probe.forward_raw(), probe.reverse_raw()
+    assert forward is not None
+    assert reverse is not None
+    return MeterConfig(
+        unit_code=UNIT_CODE,
+        digits=DIGITS,
+        # 3 kWh (import) and 1 kWh (export) before the wrap.
+        initial_forward_raw=(MODULUS - 300 - forward) % MODULUS,
+        initial_reverse_raw=(MODULUS - 100 - reverse) % MODULUS,
+        session_lifetime=1.5,  # EVENT 29 + re-authentication every 1.5 s (real time)
+        **extra,
+    )
+
+
+@dataclass
+class SoakReport:
+    """What happened; ``violations`` is empty when every check held."""
+
+    polls: int = 0
+    ok_polls: int = 0
+    failed_polls: int = 0
+    faults: Counter[str] = field(default_factory=Counter)
+    outages: int = 0
+    recoveries: int = 0
+    recovery_times: list[float] = field(default_factory=list)
+    wraps_import: int = 0
+    wraps_export: int = 0
+    error_fetching_logs: int = 0
+    fds: tuple[int, int] = (0, 0)
+    tasks: tuple[int, int] = (0, 0)
+    memory_kib: tuple[float, float] = (0.0, 0.0)
+    memory_mid_kib: float = 0.0
+    meter_hours: float = 0.0
+    seconds: float = 0.0
+    violations: list[str] = field(default_factory=list)
+
+    @property
+    def worst_recovery(self) -> float:
+        return max(self.recovery_times, default=0.0)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "polls": self.polls,
+            "ok_polls": self.ok_polls,
+            "failed_polls": self.failed_polls,
+            "faults": dict(sorted(self.faults.items())),
+            "faults_total": sum(self.faults.values()),
+            "outages": self.outages,
+            "recoveries": self.recoveries,
+            "worst_recovery_s": round(self.worst_recovery, 3),
+            "median_recovery_s": round(
+                sorted(self.recovery_times)[len(self.recovery_times) // 2], 3
+            )
+            if self.recovery_times
+            else 0.0,
+            "wraps_import": self.wraps_import,
+            "wraps_export": self.wraps_export,
+            "error_fetching_logs": self.error_fetching_logs,
+            "fds_before_after": list(self.fds),
+            "tasks_before_after": list(self.tasks),
+            "traced_memory_kib_warm_mid_end": [
+                round(self.memory_kib[0]),
+                round(self.memory_mid_kib),
+                round(self.memory_kib[1]),
+            ],
+            "meter_hours": round(self.meter_hours, 1),
+            "seconds": round(self.seconds, 1),
+            "violations": self.violations[:50],
+            "violation_count": len(self.violations),
+        }
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def _traced_kib() -> float:
+    """Traced memory that can leak.
+
+    Left out: the simulator (its load model caches every simulated day) and log
+    records, which pytest's capture handlers keep for the report.
+    """
+    snapshot = tracemalloc.take_snapshot().filter_traces(
+        [
+            tracemalloc.Filter(False, "*/simulator/*"),
+            tracemalloc.Filter(False, tracemalloc.__file__),
+            tracemalloc.Filter(False, logging.__file__),
+            tracemalloc.Filter(False, "<frozen posixpath>"),
+            tracemalloc.Filter(False, "<frozen genericpath>"),
+        ]
+    )
+    return sum(stat.size for stat in snapshot.statistics("filename")) / 1024
+
+
+def _fd_count() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+class _Truth:
+    """The meter's registers without the wrap (a 9-digit twin of the simulated meter)."""
+
+    def __init__(self, sim: Simulator) -> None:
+        cfg = sim.config
+        self.meter = sim.meter
+        self.twin = SimulatedMeter(replace(cfg, digits=9), sim.meter.clock)
+        self.kwh_per_raw = sim.meter.kwh_per_raw
+
+    def unwrapped(self, direction: str, at: datetime) -> int:
+        raw = self.twin.forward_raw(at) if direction == "import" else self.twin.reverse_raw(at)
+        assert raw is not None
+        return raw
+
+
+class _Register:
+    """What the sensor published so far, unwrapped by the wraps the meter really made."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.raw: int | None = None
+        self.unwrapped: int | None = None
+        self.wraps = 0
+
+
+class Soak:
+    """Drive one loaded entry through ``polls`` polls with random faults."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: MockConfigEntry,
+        sim: Simulator,
+        clock: ManualClock,
+        *,
+        polls: int,
+        seed: int,
+        timing: SessionTiming,
+        poll_gap: float = 0.005,
+        fault_rate: float = 0.12,
+        progress: Callable[[SoakReport], None] | None = None,
+    ) -> None:
+        self.hass = hass
+        self.entry = entry
+        self.sim = sim
+        self.clock = clock
+        self.polls = polls
+        self.rng = random.Random(seed)
+        self.timing = timing
+        self.poll_gap = poll_gap
+        self.fault_rate = fault_rate
+        self.progress = progress
+        self.report = SoakReport()
+        self.truth = _Truth(sim)
+        self.registers = {"import": _Register("import"), "export": _Register("export")}
+        self.coordinator = entry.runtime_data.coordinator
+        self.loop = asyncio.get_running_loop()
+        self._clear_at: float | None = None  # loop time when the current faults are over
+        self._outage = False
+        self._restore: list[Callable[[], None]] = []
+        self._sna_poll = False
+        self._tour: list[str] | None = None
+        # Recovery bound: one failing poll, the gap to the next, and one rejoin with its
+        # backoff, plus slack for a loaded 2-core machine.
+        self.recovery_bound = (
+            timing.request_budget
+            + timing.recovery_wait
+            + poll_gap
+            + timing.reconnect_backoff_max
+            + timing.command_timeout * 4
+            + 2.0
+        )
+
+    # --- faults -----------------------------------------------------------------------
+
+    def _fault_kinds(self) -> list[tuple[str, float]]:
+        return [
+            ("drop_reply", 3),
+            ("garbage", 2),
+            ("stray_pana", 2),
+            ("expire_reauth", 1),
+            ("expire_no_reauth", 1),
+            ("end_session", 1),
+            ("transmit_limit", 1),
+            ("dongle_reset", 1),
+            ("disconnect", 1),
+            ("meter_reboot", 1),
+            ("get_sna", 1),
+            ("push_fixed_time", 2),
+        ]
+
+    def _inject(self, kind: str) -> None:
+        faults = self.sim.faults
+        rng = self.rng
+        now = self.loop.time()
+        lasts = 0.0
+        match kind:
+            case "drop_reply":
+                faults.drop_replies(rng.randint(1, 4))
+            case "garbage":
+                for _ in range(rng.randint(1, 5)):
+                    faults.inject_garbage()
+            case "stray_pana":
+                faults.inject_stray_pana()
+            case "expire_reauth":
+                faults.expire_session(reauth=True)
+            case "expire_no_reauth":
+                faults.expire_session(reauth=False)
+            case "end_session":
+                faults.end_session()
+            case "transmit_limit":
+                lasts = rng.uniform(1, 30) * FAULT_TIME_SCALE
+                faults.transmit_limit(lasts)
+            case "dongle_reset":
+                faults.dongle_reset(silent=True)
+            case "disconnect":
+                lasts = rng.uniform(1, 60) * FAULT_TIME_SCALE
+                faults.disconnect(lasts)
+            case "meter_reboot":
+                lasts = rng.uniform(1, 30) * FAULT_TIME_SCALE
+                faults.meter_reboot(lasts)
+            case "get_sna":
+                # The meter answers only the first n properties of the next poll.
+                cfg = self.sim.config
+                cfg.max_epcs_per_get = rng.randint(0, 4)
+
+                def restore() -> None:
+                    cfg.max_epcs_per_get = 6
+
+                self._restore.append(restore)
+            case "push_fixed_time":
+                delay = rng.uniform(0, 0.01)
+                self.loop.call_later(delay, faults.push_fixed_time)
+            case _:
+                raise AssertionError(kind)
+        self.report.faults[kind] += 1
+        clear = now + lasts
+        self._clear_at = clear if self._clear_at is None else max(self._clear_at, clear)
+
+    def _maybe_inject(self) -> None:
+        for restore in self._restore:
+            restore()
+        self._restore.clear()
+        kinds = self._fault_kinds()
+        names = [k for k, _ in kinds]
+        weights = [w for _, w in kinds]
+        if self._tour is None:
+            # Every kind once, in a random order, before the weighted draw takes over.
+            self._tour = self.rng.sample(names, len(names))
+        if self._tour:
+            if self.report.polls % TOUR_SPACING == 0:
+                self._inject(self._tour.pop())
+            return
+        if self.rng.random() >= self.fault_rate:
+            return
+        # Now and then a burst: several faults at once.
+        count = self.rng.choice([1, 1, 1, 2, 3]) if self.rng.random() < 0.3 else 1
+        for kind in self.rng.choices(names, weights, k=count):
+            self._inject(kind)
+
+    # --- checks -----------------------------------------------------------------------
+
+    def _violation(self, text: str) -> None:
+        self.report.violations.append(f"poll {self.report.polls}: {text}")
+
+    def _state(self, entity_id: str) -> str:
+        state = self.hass.states.get(entity_id)
+        return STATE_UNAVAILABLE if state is None else state.state
+
+    def _check_energy(self, name: str, entity_id: str, start: datetime, end: datetime) -> None:
+        value = self._state(entity_id)
+        reg = self.registers[name]
+        if value in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+            self._violation(f"{name} energy is {value} after a successful poll")
+            return
+        raw_dec = Decimal(value) / self.truth.kwh_per_raw
+        raw = int(raw_dec.to_integral_value())
+        if abs(raw_dec - raw) > Decimal("0.001") or not 0 <= raw < MODULUS:
+            self._violation(f"{name} energy {value} kWh is not a register value")
+            return
+        low = self.truth.unwrapped(name, start)
+        high = self.truth.unwrapped(name, end)
+        if reg.raw is None:
+            unwrapped = low - (low % MODULUS) + raw
+        else:
+            step = (raw - reg.raw) % MODULUS
+            unwrapped = (reg.unwrapped or 0) + step
+            if raw < reg.raw:
+                reg.wraps += 1
+        if raw == 0 and high % MODULUS != 0 and low % MODULUS != 0:
+            self._violation(f"{name} energy is 0 but the meter holds {low % MODULUS}")
+        if unwrapped > high:
+            self._violation(
+                f"{name} energy ran ahead of the meter: {value} kWh ({unwrapped} counts "
+                f"unwrapped, meter at {high})"
+            )
+        # Cumulative values may be a poll old when the meter left them out (Get_SNA).
+        if unwrapped < low and not self._sna_poll:
+            self._violation(f"{name} energy is stale: {unwrapped} counts, meter at {low}")
+        reg.raw, reg.unwrapped = raw, unwrapped
+
+    def _check_live(self, start: datetime, end: datetime) -> None:
+        meter = self.sim.meter
+        power = self._state(POWER)
+        if power in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+            if not self._sna_poll:
+                self._violation(f"power is {power} after a successful poll")
+            return
+        expected = {meter.power_w(start), meter.power_w(end)}
+        if int(Decimal(power)) not in expected:
+            self._violation(f"power {power} W is not the meter's {sorted(expected)}")
+        current = self._state(CURRENT_R)
+        if current not in (STATE_UNAVAILABLE, STATE_UNKNOWN):
+            currents = {meter.currents_a(start)[0], meter.currents_a(end)[0]}
+            if float(current) not in currents:
+                self._violation(f"current {current} A is not the meter's {sorted(currents)}")
+
+    def _check_unavailable(self) -> None:
+        for entity_id in (POWER, CURRENT_R):
+            value = self._state(entity_id)
+            if value != STATE_UNAVAILABLE:
+                self._violation(f"{entity_id} shows {value} while the meter cannot be read")
+
+    # --- the run ----------------------------------------------------------------------
+
+    async def _poll(self) -> bool:
+        advance = self.rng.choice([60, 120, 300, 600, 900, 1800])
+        moved = asyncio.Event()
+
+        def move() -> None:
+            self.clock.advance(advance)
+            moved.set()
+
+        start = self.sim.meter.now()
+        if self.rng.random() < 0.3:
+            # The clock (and so a half-hour push) moves while the request is on the air.
+            self.loop.call_later(self.rng.uniform(0, 0.004), move)
+        else:
+            move()
+            start = self.sim.meter.now()
+        await self.coordinator.async_refresh()
+        await self.hass.async_block_till_done()
+        await moved.wait()
+        end = self.sim.meter.now()
+        report = self.report
+        report.polls += 1
+        if self.entry.state is not ConfigEntryState.LOADED:
+            self._violation(f"entry state is {self.entry.state}")
+        ok = self.coordinator.last_update_success
+        if ok:
+            report.ok_polls += 1
+            self._check_live(start, end)
+            self._check_energy("import", IMPORT, start, end)
+            self._check_energy("export", EXPORT, start, end)
+        else:
+            report.failed_polls += 1
+            self._check_unavailable()
+        return ok
+
+    async def run(self) -> SoakReport:
+        report = self.report
+        records = _Records()
+        root = logging.getLogger()
+        # pytest's capture handlers keep every record (and what its arguments hold)
+        # until the test ends: detached meanwhile, so memory shows what the code keeps.
+        detached = [h for h in root.handlers if type(h).__module__.startswith("_pytest")]
+        for handler in detached:
+            root.removeHandler(handler)
+        root.addHandler(records)
+        # The soak's polls replace the coordinator's timer. Two refreshes overlapping
+        # (a timer poll during a manual one) can leave entities showing the values of
+        # the one that succeeded while the coordinator reports the one that failed.
+        self.coordinator.update_interval = None
+        self.coordinator._unschedule_refresh()
+        began = time.monotonic()
+        first_meter_time = self.sim.meter.now()
+        try:
+            # Warm up (caches, the recorder's first rows) before measuring.
+            tracemalloc.start()
+            for _ in range(WARM_UP_POLLS):
+                await self._poll()
+            gc.collect()
+            report.fds = (_fd_count(), 0)
+            report.tasks = (len(asyncio.all_tasks()), 0)
+            warm = _traced_kib()
+            if os.environ.get("BROUTE_SOAK_MEMDEBUG"):
+                self._snap = tracemalloc.take_snapshot()
+            for index in range(self.polls):
+                self._maybe_inject()
+                self._sna_poll = bool(self._restore)
+                fault_started = self._clear_at is not None
+                ok = await self._poll()
+                now = self.loop.time()
+                if not ok and not self._outage:
+                    self._outage = True
+                    report.outages += 1
+                if ok and fault_started and self._clear_at is not None and now >= self._clear_at:
+                    if self._outage:
+                        recovery = max(0.0, now - self._clear_at)
+                        report.recoveries += 1
+                        report.recovery_times.append(recovery)
+                        if recovery > self.recovery_bound:
+                            self._violation(
+                                f"values came back {recovery:.2f} s after the fault cleared "
+                                f"(bound {self.recovery_bound:.2f} s)"
+                            )
+                    self._clear_at = None
+                if ok:
+                    self._outage = False
+                elif self._clear_at is None:
+                    self._violation("a poll failed with no fault injected")
+                elif now - self._clear_at > self.recovery_bound:
+                    self._violation(
+                        f"still failing {now - self._clear_at:.2f} s after the faults cleared"
+                    )
+                    self._clear_at = now  # report once per bound, not every poll
+                await asyncio.sleep(self.poll_gap)
+                if index == self.polls // 2:
+                    gc.collect()
+                    report.memory_mid_kib = _traced_kib()
+                if self.progress is not None and index % 250 == 249:
+                    self.progress(report)
+            # Let the last faults clear, then require a healthy finish.
+            for restore in self._restore:
+                restore()
+            self._restore.clear()
+            self._sna_poll = False
+            deadline = self.loop.time() + self.recovery_bound + 2
+            while not await self._poll():
+                if self.loop.time() > deadline:
+                    self._violation("no valid values at the end of the run")
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.1)
+            gc.collect()
+            end_mem = _traced_kib()
+            if os.environ.get("BROUTE_SOAK_MEMDEBUG"):
+                for stat in tracemalloc.take_snapshot().compare_to(self._snap, "traceback")[:8]:
+                    print(stat)
+                    for line in stat.traceback.format()[-12:]:
+                        print("   ", line)
+            tracemalloc.stop()
+            report.memory_kib = (warm, end_mem)
+            report.fds = (report.fds[0], _fd_count())
+            report.tasks = (report.tasks[0], len(asyncio.all_tasks()))
+        finally:
+            root.removeHandler(records)
+            for handler in detached:
+                root.addHandler(handler)
+            if tracemalloc.is_tracing():
+                tracemalloc.stop()
+        report.wraps_import = self.registers["import"].wraps
+        report.wraps_export = self.registers["export"].wraps
+        report.meter_hours = (self.sim.meter.now() - first_meter_time) / timedelta(hours=1)
+        report.seconds = time.monotonic() - began
+        self._judge_logs(records.records)
+        self._judge_leaks()
+        return report
+
+    def _judge_logs(self, records: list[logging.LogRecord]) -> None:
+        report = self.report
+        for record in records:
+            message = record.getMessage()
+            if record.levelno < logging.ERROR:
+                continue
+            if message.startswith("Error fetching ") and record.exc_info is None:
+                report.error_fetching_logs += 1
+                continue
+            report.violations.append(f"logged at {record.levelname}: {message[:200]}")
+        # The coordinator logs one ERROR per outage (when it starts), never per poll.
+        if report.error_fetching_logs > report.outages:
+            report.violations.append(
+                f"{report.error_fetching_logs} 'Error fetching' logs for {report.outages} outages"
+            )
+
+    def _judge_leaks(self) -> None:
+        report = self.report
+        fds_before, fds_after = report.fds
+        if fds_after > fds_before + 2:
+            report.violations.append(f"file descriptors grew from {fds_before} to {fds_after}")
+        tasks_before, tasks_after = report.tasks
+        if tasks_after > tasks_before + 3:
+            report.violations.append(f"asyncio tasks grew from {tasks_before} to {tasks_after}")
+        warm, end = report.memory_kib
+        mid = report.memory_mid_kib
+        # Flat: caches fill early (line cache of formatted tracebacks, state attribute
+        # caches); the second half of a run must not grow like the first.
+        if end - warm > 512 + report.polls or end - mid > 256 + report.polls / 2:
+            report.violations.append(
+                f"traced memory grew from {warm:.0f} (mid {mid:.0f}) to {end:.0f} KiB"
+            )
