@@ -127,13 +127,13 @@ def render(results: list[dict[str, Any]]) -> str:
     return h.table(["inside Home Assistant", "ours", "core"], rows)
 
 
-async def run(scale: float, latency: float, polls: int) -> str:
+async def run(scale: float, latency: float, polls: int, jobs: int = 1) -> str:
     cases = [
         {"integration": i, "time_scale": scale, "latency": latency, "polls": polls}
         for i in (h.OURS, h.CORE)
     ]
-    # One at a time: CPU figures must not compete for the two cores.
-    results = await h.run_workers("benchmarks.cpu_memory", cases, 1)
+    # One at a time for real figures: they must not compete for the two cores.
+    results = await h.run_workers("benchmarks.cpu_memory", cases, jobs)
     return "### 4. CPU per poll and memory\n\n" + render(results)
 
 
@@ -144,9 +144,10 @@ def main() -> None:
     parser.add_argument("--time-scale", type=float, default=0.01)
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--polls", type=int, default=1000)
+    parser.add_argument("--jobs", type=int, default=1, help=">1 only for smoke runs")
     args = parser.parse_args()
     print(h.timing_model_text(args.time_scale, args.latency) + "\n")
-    print(asyncio.run(run(args.time_scale, args.latency, args.polls)))
+    print(asyncio.run(run(args.time_scale, args.latency, args.polls, args.jobs)))
 
 
 if __name__ == "__main__":

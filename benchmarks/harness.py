@@ -44,8 +44,8 @@ OURS = "broute_meter"
 CORE = "route_b_smart_meter"
 ARIB_BUDGET_S_PER_H = 360.0  # ARIB STD-T108: 10 % duty = 360 s of transmission per hour
 
-# Local I/O timeouts (not radio) are never compressed below this, or a busy 2-core
-# machine would trip them.
+# Timeouts that guard local I/O or a reply (not radio procedures) are never compressed
+# below this, or a busy 2-core machine would trip them.
 _MIN_IO_TIMEOUT = 0.25
 
 
@@ -166,7 +166,15 @@ def ours_timing(scale: float) -> Any:
     if scale == 1:
         return None
     base = SessionTiming()
-    io = {"open_timeout", "command_timeout", "reset_timeout", "close_timeout", "term_timeout"}
+    # The request timeout too: a loaded machine must not turn a reply into a timeout.
+    io = {
+        "open_timeout",
+        "command_timeout",
+        "reset_timeout",
+        "close_timeout",
+        "term_timeout",
+        "request_timeout",
+    }
     changes: dict[str, float] = {}
     for f in fields(base):
         value = getattr(base, f.name)
