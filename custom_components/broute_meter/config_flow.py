@@ -410,9 +410,12 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
         suggested: Mapping[str, Any] | None = None,
         placeholders: Mapping[str, str] | None = None,
     ) -> ConfigFlowResult:
-        """Show a form, filled with what was entered, with any pending errors."""
+        """Show a form, filled with what was entered, with any pending errors.
+
+        The password is never sent back to the browser, not even the one just typed.
+        """
         errors, self._errors = self._errors, {}
-        fields = {str(key) for key in schema.schema}
+        fields = {str(key) for key in schema.schema} - {CONF_PASSWORD}
         values = {key: value for key, value in self._data.items() if key in fields}
         return self.async_show_form(
             step_id=step_id,

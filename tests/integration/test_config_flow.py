@@ -205,7 +205,13 @@ async def probe_error(hass: HomeAssistant, device: str) -> dict[str, str]:
     result = await finish_probe(hass, await submit_user(hass, result, device))
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "user"
-    # The form comes back filled in, apart from what the user has to fix.
+    # The form comes back filled in, except for the password.
+    suggested = {
+        str(key): key.description["suggested_value"]
+        for key in result["data_schema"].schema
+        if key.description and "suggested_value" in key.description
+    }
+    assert suggested == {CONF_DEVICE: device, CONF_RBID: TEST_RBID}
     errors = result["errors"]
     assert errors is not None
     return errors
