@@ -152,12 +152,19 @@ class SoakReport:
 
 
 class _Records(logging.Handler):
+    """ERROR records as text: keeping the records would keep their exceptions, and
+    with them the frames (and futures) of failed polls, which would look like a leak."""
+
     def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.records: list[logging.LogRecord] = []
+        super().__init__(logging.ERROR)
+        self.records: list[tuple[str, str, bool]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+        try:
+            message = record.getMessage()
+        except TypeError, ValueError:
+            message = str(record.msg)
+        self.records.append((record.levelname, message, record.exc_info is not None))
 
 
 def _traced_kib() -> float:
@@ -460,7 +467,7 @@ class Soak:
         first_meter_time = self.sim.meter.now()
         try:
             # Warm up (caches, the recorder's first rows) before measuring.
-            tracemalloc.start()
+            tracemalloc.start(25 if os.environ.get("BROUTE_SOAK_MEMDEBUG") else 1)
             for _ in range(WARM_UP_POLLS):
                 await self._poll()
             gc.collect()
@@ -502,6 +509,8 @@ class Soak:
                 if index == self.polls // 2:
                     gc.collect()
                     report.memory_mid_kib = _traced_kib()
+                    if os.environ.get("BROUTE_SOAK_MEMDEBUG"):
+                        self._snap = tracemalloc.take_snapshot()
                 if self.progress is not None and index % 250 == 249:
                     self.progress(report)
             # Let the last faults clear, then require a healthy finish.
@@ -519,10 +528,22 @@ class Soak:
             gc.collect()
             end_mem = _traced_kib()
             if os.environ.get("BROUTE_SOAK_MEMDEBUG"):
-                for stat in tracemalloc.take_snapshot().compare_to(self._snap, "traceback")[:8]:
-                    print(stat)
-                    for line in stat.traceback.format()[-12:]:
-                        print("   ", line)
+                keep = [tracemalloc.Filter(False, "*/simulator/*")]
+                end_snap = tracemalloc.take_snapshot().filter_traces(keep)
+                mid_snap = self._snap.filter_traces(keep)
+                for stat in end_snap.compare_to(mid_snap, "lineno")[:15]:
+                    print("MEM", stat)
+                stats = end_snap.compare_to(mid_snap, "traceback")
+                stats = [
+                    st
+                    for st in stats
+                    if any("custom_components" in fr.filename for fr in st.traceback)
+                ]
+                print("MEMSUM", sum(st.size_diff for st in stats), len(stats))
+                for stat in sorted(stats, key=lambda st: -st.size_diff)[:4]:
+                    print("MEMT", stat)
+                    for line in stat.traceback.format(limit=12, most_recent_first=True):
+                        print("MEMT   ", line)
             tracemalloc.stop()
             report.memory_kib = (warm, end_mem)
             report.fds = (report.fds[0], _fd_count())
@@ -541,16 +562,13 @@ class Soak:
         self._judge_leaks()
         return report
 
-    def _judge_logs(self, records: list[logging.LogRecord]) -> None:
+    def _judge_logs(self, records: list[tuple[str, str, bool]]) -> None:
         report = self.report
-        for record in records:
-            message = record.getMessage()
-            if record.levelno < logging.ERROR:
-                continue
-            if message.startswith("Error fetching ") and record.exc_info is None:
+        for level, message, has_traceback in records:
+            if message.startswith("Error fetching ") and not has_traceback:
                 report.error_fetching_logs += 1
                 continue
-            report.violations.append(f"logged at {record.levelname}: {message[:200]}")
+            report.violations.append(f"logged at {level}: {message[:200]}")
         # The coordinator logs one ERROR per outage (when it starts), never per poll.
         if report.error_fetching_logs > report.outages:
             report.violations.append(

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.usefixtures("integration", "unload_entries")
 
-POLLS = int(os.environ.get("BROUTE_SOAK_POLLS", "250"))
+POLLS = int(os.environ.get("BROUTE_SOAK_POLLS", "200"))
 SEED = int(os.environ.get("BROUTE_SOAK_SEED", "20261121"))
 REPORT = os.environ.get("BROUTE_SOAK_REPORT")
 
