@@ -280,6 +280,8 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         self._fixed_times: dict[int, datetime] = {}
         self._fixed_seen: dict[int, datetime] = {}
         self._poll_epcs: tuple[int, ...] = ()
+        # Release letter and phase layout still to be learnt from the first poll.
+        self._identified = False
 
     # --- setup ----------------------------------------------------------------------
 
@@ -288,15 +290,15 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         """Join the meter and read what does not change."""
         try:
             await self.session.connect()
+            # Six EPCs, one frame: the release letter and the phase layout come with
+            # the first poll, so a restart shows values after the join + 2 round trips.
             values = await self.session.get(
                 EPC.COEFFICIENT,
                 EPC.UNIT,
                 EPC.DIGITS,
                 EPC.MAKER_CODE,
                 EPC.SERIAL_NUMBER,
-                EPC.RELEASE,
                 EPC.GET_PROPERTY_MAP,
-                EPC.INSTANTANEOUS_CURRENT,
             )
         except AuthenticationError as err:
             await self.session.close()
@@ -346,12 +348,6 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
             if EPC.GET_PROPERTY_MAP in values
             else None
         )
-        single_phase = False
-        if EPC.INSTANTANEOUS_CURRENT in values:
-            # Single-phase two-wire meters report "no data" for the T phase.
-            single_phase = (
-                decode_instantaneous_current(values[EPC.INSTANTANEOUS_CURRENT])[1] is None
-            )
         self.meter_info = MeterInfo(
             maker_code=maker,
             # A maker missing from the table is still named by its ECHONET code.
@@ -362,9 +358,9 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
                 decode_serial(values[EPC.SERIAL_NUMBER]) if EPC.SERIAL_NUMBER in values else None
             )
             or None,
-            release=decode_release(values[EPC.RELEASE]) if EPC.RELEASE in values else None,
+            release=None,
             get_map=get_map,
-            single_phase=single_phase,
+            single_phase=False,
             reverse_metering=get_map is not None and EPC.REVERSE_ENERGY in get_map,
         )
         wanted = [
@@ -387,9 +383,14 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
     async def _async_update_data(self) -> MeterData:
         """Read the live values in one request."""
         epcs = list(self._poll_epcs)
-        for epc in self._fixed_time_epcs():
-            if self._fixed_time_stale(epc):
-                epcs.append(epc)
+        if not self._identified:
+            # First poll: the release letter fits in the same frame as the live values.
+            # EA/EB wait for the next poll (or the meter's own half-hourly push), so the
+            # first values need one round trip.
+            if self._offers(EPC.RELEASE):
+                epcs.append(EPC.RELEASE)
+        else:
+            epcs.extend(epc for epc in self._fixed_time_epcs() if self._fixed_time_stale(epc))
         try:
             values = await self.session.get(*epcs)
         except AuthenticationError as err:
@@ -405,12 +406,29 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         self._persist_pan()
         return self._build(values)
 
+    def _offers(self, epc: int) -> bool:
+        """Whether the meter's Get map lists ``epc`` (assumed when it has no map)."""
+        get_map = self.meter_info.get_map if self.meter_info else None
+        return get_map is None or epc in get_map
+
     def _fixed_time_epcs(self) -> list[int]:
         epcs = [EPC.FIXED_TIME_FORWARD_ENERGY]
         if self.meter_info is not None and self.meter_info.reverse_metering:
             epcs.append(EPC.FIXED_TIME_REVERSE_ENERGY)
-        get_map = self.meter_info.get_map if self.meter_info else None
-        return [epc for epc in epcs if get_map is None or epc in get_map]
+        return [epc for epc in epcs if self._offers(epc)]
+
+    def _learn_from_first_poll(self, values: Mapping[int, bytes]) -> None:
+        """Complete the meter's identity with what the first poll brought."""
+        if self.meter_info is None:
+            return
+        release = decode_release(values[EPC.RELEASE]) if EPC.RELEASE in values else None
+        # Single-phase two-wire meters report "no data" for the T phase.
+        single_phase = (
+            EPC.INSTANTANEOUS_CURRENT in values
+            and decode_instantaneous_current(values[EPC.INSTANTANEOUS_CURRENT])[1] is None
+        )
+        self.meter_info = replace(self.meter_info, release=release, single_phase=single_phase)
+        self._identified = True
 
     def _fixed_time_stale(self, epc: int) -> bool:
         # Judged by when the reading arrived, not by the meter's own timestamp: a
@@ -430,6 +448,8 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         current_t: float | None = None
         fault = previous.fault
         try:
+            if not self._identified:
+                self._learn_from_first_poll(values)
             if EPC.INSTANTANEOUS_POWER in values:
                 power = decode_instantaneous_power(values[EPC.INSTANTANEOUS_POWER])
             if EPC.INSTANTANEOUS_CURRENT in values:

@@ -153,9 +153,15 @@ def entry_for(sim: Simulator, **options: Any) -> MockConfigEntry:
 
 @pytest.fixture
 async def loaded_entry(hass: HomeAssistant, simulator: Simulator) -> MockConfigEntry:
-    """The default simulator's entry, set up."""
+    """The default simulator's entry, set up and polled once more.
+
+    The first poll carries only the live values; the second one also reads the
+    fixed-time registers (EA/EB), so every entity has a value.
+    """
     entry = entry_for(simulator)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await entry.runtime_data.coordinator.async_refresh()
     await hass.async_block_till_done()
     return entry

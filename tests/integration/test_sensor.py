@@ -10,7 +10,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from homeassistant.components.automation import DOMAIN as AUTOMATION_DOMAIN
-from homeassistant.const import STATE_OFF, STATE_UNAVAILABLE, Platform
+from homeassistant.const import EVENT_STATE_CHANGED, STATE_OFF, STATE_UNAVAILABLE, Platform
+from homeassistant.core import Event, EventStateChangedData, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
@@ -247,7 +248,7 @@ async def test_fixed_time_notification_updates_between_polls(
     """The meter's 30-minute INF updates EA/EB, and moves the registers on, without a poll."""
     clock = ManualClock(METER_TIME)
     sim = await make_simulator(clock=clock)
-    await setup(hass, sim)
+    await refresh(hass, await setup(hass, sim))
     old_time = datetime.fromisoformat(state(hass, FIXED_IMPORT_TIME))
     clock.advance(25 * 60)  # 12:10 -> 12:35 crosses 12:30: the meter sends EA/EB
     await hass.async_block_till_done()
@@ -385,3 +386,35 @@ async def test_device_of_an_unlisted_maker(
     assert device is not None
     assert device.manufacturer == "ECHONET maker 0xFFFFF0"
     assert device.hw_version == "ECHONET Lite Appendix Release F"
+
+
+async def test_first_values_need_one_poll_frame_after_the_static_read(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    """A restart (cached PAN) shows power and energy after the join and two Get frames.
+
+    One frame of static properties (at most six EPCs), one poll frame with the live
+    values and the release letter; the fixed-time registers wait for the next poll.
+    """
+    sendto_before = simulator.stats.commands.get("SKSENDTO", 0)
+    scans_before = simulator.stats.scans
+    sent_when_shown: list[int] = []
+
+    @callback
+    def first_power(event: Event[EventStateChangedData]) -> None:
+        new = event.data["new_state"]
+        if event.data["entity_id"] == POWER and new is not None and not sent_when_shown:
+            sent_when_shown.append(simulator.stats.commands.get("SKSENDTO", 0))
+
+    unsubscribe = hass.bus.async_listen(EVENT_STATE_CHANGED, first_power)
+    entry = await setup(hass, simulator)
+    unsubscribe()
+    assert simulator.stats.scans == scans_before
+    # Counted when the power entity first appears: the history job may start after.
+    assert [n - sendto_before for n in sent_when_shown] == [2]
+    assert int(state(hass, POWER)) == simulator.meter.power_w()
+    assert kwh(state(hass, IMPORT)) == truth(simulator.meter.forward_kwh())
+    assert state(hass, FIXED_IMPORT) == STATE_UNAVAILABLE
+    (device,) = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+    assert device.hw_version is not None
+    assert simulator.config.release in device.hw_version
