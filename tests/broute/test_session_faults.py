@@ -93,6 +93,24 @@ async def test_silent_dongle_reset_is_reinitialised(harness: Harness) -> None:
     assert session.connected
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_keepalive_repairs_a_silent_dongle_before_the_next_request(
+    harness: Harness, transport: str
+) -> None:
+    """Between polls the dongle is checked locally, so a silent reset costs no poll."""
+    timing = replace(SessionTiming.fast(), keepalive_interval=0.1)
+    sim, session, states = await _connected(harness, transport, timing=timing)
+    frames = sim.stats.frames_to_meter
+    sim.faults.dongle_reset(silent=True)
+    await eventually(lambda: sim.stats.joins == 2 and session.connected)
+    assert sim.stats.commands["SKRESET"] == 2
+    assert sim.stats.scans == 1
+    assert SessionState.RECOVERING in states
+    assert sim.stats.frames_to_meter == frames  # the checks never used the radio
+    assert await _power(session) == sim.meter.power_w()
+    assert session.stats.retries == 0
+
+
 async def test_dongle_reset_with_echo_back_is_noticed(harness: Harness) -> None:
     sim, session, _ = await _connected(harness)
     sim.faults.dongle_reset(silent=False)

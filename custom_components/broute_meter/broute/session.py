@@ -198,6 +198,10 @@ class SessionTiming:
     transmit_limit_wait: float = 60.0
     #: How long a request waits for a session under repair before giving up.
     recovery_wait: float = 30.0
+    #: Between requests, how often the dongle itself (not the meter: no air time) is
+    #: asked whether it is still there; None turns the check off. A dongle that
+    #: restarted silently is then repaired before the next poll instead of by it.
+    keepalive_interval: float | None = 10.0
     term_timeout: float = 5.0
     close_timeout: float = 5.0
 
@@ -221,6 +225,7 @@ class SessionTiming:
             rescan_after_failures=3,
             transmit_limit_wait=2.0,
             recovery_wait=5.0,
+            keepalive_interval=None,
             term_timeout=0.5,
             close_timeout=1.0,
         )
@@ -453,6 +458,8 @@ class MeterSession:
         self._established = True
         self.last_error = None
         self._on_joined()
+        if self.timing.keepalive_interval:
+            self._spawn(self._keepalive(self.timing.keepalive_interval))
 
     async def close(self) -> None:
         """Terminate the PANA session (SKTERM) and release the port. Idempotent."""
@@ -743,6 +750,25 @@ class MeterSession:
             await stack.sendto(ip, build_infc_res(frame))
         except BRouteError as exc:
             _LOGGER.debug("Could not acknowledge an INFC: %s", exc)
+
+    async def _keepalive(self, interval: float) -> None:
+        """Check the dongle between requests (SKINFO answers locally, within milliseconds)."""
+        while not self._closing:
+            await asyncio.sleep(interval)
+            stack = self._stack
+            if (
+                stack is None
+                or self._state is not SessionState.CONNECTED
+                or self._request_lock.locked()
+            ):
+                continue  # busy or already under repair: that path notices problems itself
+            async with self._request_lock:
+                try:
+                    await stack.command("SKINFO", time_limit=self.timing.command_timeout)
+                except DongleNotRespondingError:
+                    self._start_recovery(_Repair.REINIT, "the dongle stopped answering")
+                except BRouteError as exc:
+                    _LOGGER.debug("Dongle check failed: %s", exc)
 
     def _spawn(self, coro: Any) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
