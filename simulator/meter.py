@@ -100,6 +100,7 @@ class MeterConfig:
     seed: int = 1  # load profile
     load_override_w: float | None = None  # mutable: fixes what E7/E8 report
     clock_skew: float = 0.0  # mutable: seconds added to the clock (a wrong meter clock)
+    fault: bool = False  # mutable: what 88 (fault status) reports
     min_scan_duration: int = 6  # shorter SKSCAN durations do not find the meter
     lqi: int = 0xE1
 
@@ -347,7 +348,7 @@ class SimulatedMeter:
             case 0x82:
                 return bytes([0, 0, ord(cfg.release[:1] or "J"), 0])
             case 0x88:
-                return b"\x42"
+                return b"\x41" if cfg.fault else b"\x42"
             case 0x8A:
                 return cfg.maker_code.to_bytes(3, "big")
             case 0x8D:

@@ -10,7 +10,13 @@ import logging
 from typing import TYPE_CHECKING
 
 from homeassistant.components.automation import DOMAIN as AUTOMATION_DOMAIN
-from homeassistant.const import EVENT_STATE_CHANGED, STATE_OFF, STATE_UNAVAILABLE, Platform
+from homeassistant.const import (
+    EVENT_STATE_CHANGED,
+    STATE_OFF,
+    STATE_ON,
+    STATE_UNAVAILABLE,
+    Platform,
+)
 from homeassistant.core import Event, EventStateChangedData, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.setup import async_setup_component
@@ -418,3 +424,16 @@ async def test_first_values_need_one_poll_frame_after_the_static_read(
     (device,) = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
     assert device.hw_version is not None
     assert simulator.config.release in device.hw_version
+
+
+async def test_fault_status_follows_the_meter(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, simulator: Simulator
+) -> None:
+    """The meter's own fault flag (88: 0x41 fault, 0x42 none) drives the problem sensor."""
+    assert state(hass, FAULT) == STATE_OFF
+    simulator.config.fault = True
+    await refresh(hass, loaded_entry)
+    assert state(hass, FAULT) == STATE_ON
+    simulator.config.fault = False
+    await refresh(hass, loaded_entry)
+    assert state(hass, FAULT) == STATE_OFF
