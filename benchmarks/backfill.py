@@ -108,7 +108,7 @@ def render(result: dict[str, Any], latency: float) -> str:
         [
             "worst delay to a live update",
             "no poll fell in the window" if delay is None else h.fmt_s(delay, 2),
-            f"≈ one round trip ({latency:g} s)",
+            f"none set (floor: one round trip, {latency:g} s)",
         ],
     ]
     title = (
