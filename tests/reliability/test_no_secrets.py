@@ -57,10 +57,17 @@ def exception_chain(exc: BaseException | None) -> Iterator[BaseException]:
 
 @pytest.fixture
 def debug_everywhere(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """DEBUG on the root logger and on every logger that has a level of its own."""
+    """DEBUG on the root logger and on every logger that has a level of its own.
+
+    Except SQLAlchemy's SQL echo: it repeats the recorder's rows (entity states, which
+    the test reads directly) and, through the harness's import-time stderr handler,
+    would flood the test run's output.
+    """
     caplog.set_level(logging.DEBUG)
     changed: list[tuple[logging.Logger, int]] = []
     for name in list(logging.Logger.manager.loggerDict):
+        if name.startswith("sqlalchemy"):
+            continue
         logger = logging.getLogger(name)
         if logger.level > logging.DEBUG:
             changed.append((logger, logger.level))
