@@ -175,6 +175,23 @@ async def test_get_chunks_more_than_six_epcs(harness: Harness) -> None:
     assert decode_instantaneous_power(values[E7]) == sim.meter.power_w()
 
 
+async def test_a_chunked_get_is_not_split_by_another_call(harness: Harness) -> None:
+    """A second caller waits for all frames of a chunked get, not just the first one."""
+    _, url = await harness.sim(max_epcs_per_get=6)
+    session = harness.session(url)
+    await session.connect()
+    finished: list[str] = []
+
+    async def call(name: str, *epcs: int) -> None:
+        await session.get(*epcs)
+        finished.append(name)
+
+    long_call = asyncio.create_task(call("long", 0x80, 0x88, 0x8A, D3, D7, E1, E7, E8))
+    await asyncio.sleep(0)  # the long call takes the session first
+    await asyncio.gather(long_call, call("short", E7))
+    assert finished == ["long", "short"]
+
+
 async def test_get_sna_returns_what_came_back(harness: Harness) -> None:
     sim, url = await harness.sim()
     session = harness.session(url)

@@ -344,7 +344,8 @@ class MeterSession:
         self._ready = asyncio.Event()
         self._tx_allowed = asyncio.Event()
         self._tx_allowed.set()
-        self._request_lock = asyncio.Lock()
+        self._request_lock = asyncio.Lock()  # one frame in flight
+        self._call_lock = asyncio.Lock()  # one get()/set() call at a time
         self._waiter: _Waiter | None = None
         self._tid = 0
         self._failed_requests = 0
@@ -962,15 +963,19 @@ class MeterSession:
             return {}
         result: dict[int, bytes] = {}
         esvs = frozenset({ESV.GET_RES, ESV.GET_SNA})
-        for chunk in chunk_epcs(epcs):
-            frame = await self._request(functools.partial(_build_get, chunk, eoj), eoj, esvs)
-            result.update(frame.values())
+        # The frames of one call go out back to back: another caller's request (e.g. the
+        # history job's) waits for the whole call instead of splitting it.
+        async with self._call_lock:
+            for chunk in chunk_epcs(epcs):
+                frame = await self._request(functools.partial(_build_get, chunk, eoj), eoj, esvs)
+                result.update(frame.values())
         return result
 
     async def set(self, epc: int, edt: bytes, eoj: EOJ = LV_METER_EOJ) -> None:
         """Write one property with SetC; PropertyNotAvailableError if the meter refuses."""
         esvs = frozenset({ESV.SET_RES, ESV.SETC_SNA})
-        frame = await self._request(lambda tid: build_setc(tid, [(epc, edt)], eoj), eoj, esvs)
+        async with self._call_lock:
+            frame = await self._request(lambda tid: build_setc(tid, [(epc, edt)], eoj), eoj, esvs)
         if frame.esv == ESV.SETC_SNA:
             raise PropertyNotAvailableError(f"the meter refused to set EPC 0x{epc:02X}")
 
