@@ -436,31 +436,11 @@ class BRouteOptionsFlow(OptionsFlowWithReload):
             return self.async_create_entry(data={**self.config_entry.options, **user_input})
         schema = probatio.Schema(
             {
-                probatio.Required(CONF_SCAN_INTERVAL, default=DEFAULT_SCAN_INTERVAL): probatio.All(
-                    NumberSelector(
-                        NumberSelectorConfig(
-                            min=MIN_SCAN_INTERVAL,
-                            max=MAX_SCAN_INTERVAL,
-                            step=1,
-                            mode=NumberSelectorMode.BOX,
-                            unit_of_measurement="s",
-                        )
-                    ),
-                    probatio.Coerce(int),
-                    probatio.Range(min=MIN_SCAN_INTERVAL, max=MAX_SCAN_INTERVAL),
+                probatio.Required(CONF_SCAN_INTERVAL, default=DEFAULT_SCAN_INTERVAL): (
+                    _whole_number(MIN_SCAN_INTERVAL, MAX_SCAN_INTERVAL, "s")
                 ),
-                probatio.Required(CONF_HISTORY_DAYS, default=DEFAULT_HISTORY_DAYS): probatio.All(
-                    NumberSelector(
-                        NumberSelectorConfig(
-                            min=MIN_HISTORY_DAYS,
-                            max=MAX_HISTORY_DAYS,
-                            step=1,
-                            mode=NumberSelectorMode.BOX,
-                            unit_of_measurement="d",
-                        )
-                    ),
-                    probatio.Coerce(int),
-                    probatio.Range(min=MIN_HISTORY_DAYS, max=MAX_HISTORY_DAYS),
+                probatio.Required(CONF_HISTORY_DAYS, default=DEFAULT_HISTORY_DAYS): (
+                    _whole_number(MIN_HISTORY_DAYS, MAX_HISTORY_DAYS, "d")
                 ),
             }
         )
@@ -468,3 +448,16 @@ class BRouteOptionsFlow(OptionsFlowWithReload):
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options),
         )
+
+
+def _whole_number(low: int, high: int, unit: str) -> probatio.All[int]:
+    """A number box that accepts whole numbers from ``low`` to ``high``."""
+    return probatio.All(
+        NumberSelector(
+            NumberSelectorConfig(
+                min=low, max=high, step=1, mode=NumberSelectorMode.BOX, unit_of_measurement=unit
+            )
+        ),
+        probatio.Coerce(int),
+        probatio.Range(min=low, max=high),
+    )
