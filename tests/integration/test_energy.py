@@ -31,10 +31,8 @@ async def compile_statistics(hass: HomeAssistant) -> None:
     await async_wait_recording_done(hass)
 
 
-async def test_grid_connection_validates(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry
-) -> None:
-    """Forward energy as grid import, reverse as export, power as grid power: no issues."""
+async def validate_grid(hass: HomeAssistant, **stats: str | None) -> dict[str, object]:
+    """Set the grid source of the Energy dashboard and run its validation."""
     assert await async_setup_component(hass, "energy", {})
     await compile_statistics(hass)
     manager = await data.async_get_manager(hass)
@@ -43,22 +41,30 @@ async def test_grid_connection_validates(
             "energy_sources": [
                 {
                     "type": "grid",
-                    "stat_energy_from": IMPORT,
-                    "stat_energy_to": EXPORT,
                     "stat_cost": None,
                     "entity_energy_price": None,
                     "number_energy_price": None,
                     "stat_compensation": None,
                     "entity_energy_price_export": None,
                     "number_energy_price_export": None,
-                    "stat_rate": POWER,
                     "cost_adjustment_day": 0,
+                    **stats,
                 }
             ]
         }
     )
     result = await validate.async_validate(hass)
-    assert result.as_dict() == {
+    return result.as_dict()
+
+
+async def test_grid_connection_validates(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    """Forward energy as grid import, reverse as export, power as grid power: no issues."""
+    result = await validate_grid(
+        hass, stat_energy_from=IMPORT, stat_energy_to=EXPORT, stat_rate=POWER
+    )
+    assert result == {
         "energy_sources": [[]],
         "device_consumption": [],
         "device_consumption_water": [],
@@ -69,26 +75,5 @@ async def test_a_wrong_sensor_is_flagged(
     hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:
     """The check above can fail: power offered as grid import is reported."""
-    assert await async_setup_component(hass, "energy", {})
-    await compile_statistics(hass)
-    manager = await data.async_get_manager(hass)
-    await manager.async_update(
-        {
-            "energy_sources": [
-                {
-                    "type": "grid",
-                    "stat_energy_from": POWER,
-                    "stat_energy_to": None,
-                    "stat_cost": None,
-                    "entity_energy_price": None,
-                    "number_energy_price": None,
-                    "stat_compensation": None,
-                    "entity_energy_price_export": None,
-                    "number_energy_price_export": None,
-                    "cost_adjustment_day": 0,
-                }
-            ]
-        }
-    )
-    result = await validate.async_validate(hass)
-    assert result.as_dict()["energy_sources"] != [[]]
+    result = await validate_grid(hass, stat_energy_from=POWER, stat_energy_to=None)
+    assert result["energy_sources"] != [[]]

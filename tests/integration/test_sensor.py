@@ -33,6 +33,7 @@ from custom_components.broute_meter.broute.session import SessionTiming
 from custom_components.broute_meter.const import DOMAIN
 from simulator import JST, ManualClock, MeterConfig, SimulatedMeter, Simulator
 
+from ..helpers import refresh, set_up, state
 from .conftest import METER_TIME, SimFactory, entry_for
 
 if TYPE_CHECKING:
@@ -61,23 +62,7 @@ def truth(value: Decimal | None) -> Decimal:
 
 
 async def setup(hass: HomeAssistant, sim: Simulator, **options: object) -> MockConfigEntry:
-    entry = entry_for(sim, **options)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
-
-
-async def refresh(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    """One poll, as the coordinator's timer would run it."""
-    await entry.runtime_data.coordinator.async_refresh()
-    await hass.async_block_till_done()
-
-
-def state(hass: HomeAssistant, entity_id: str) -> str:
-    current = hass.states.get(entity_id)
-    assert current is not None, entity_id
-    return current.state
+    return await set_up(hass, entry_for(sim, **options))
 
 
 async def test_states_match_the_meter(

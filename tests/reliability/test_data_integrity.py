@@ -18,6 +18,7 @@ import pytest
 
 from simulator import ManualClock, MeterConfig, SimulatedMeter
 
+from ..helpers import refresh, set_up, state
 from .conftest import METER_TIME, SimFactory, entry_for
 
 if TYPE_CHECKING:
@@ -37,22 +38,7 @@ FIXED_IMPORT = "sensor.simulated_meter_energy_import_30_minute_reading"
 
 
 async def setup(hass: HomeAssistant, sim: Simulator) -> MockConfigEntry:
-    entry = entry_for(sim)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
-
-
-async def refresh(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    await entry.runtime_data.coordinator.async_refresh()
-    await hass.async_block_till_done()
-
-
-def value(hass: HomeAssistant, entity_id: str) -> str:
-    state = hass.states.get(entity_id)
-    assert state is not None, entity_id
-    return state.state
+    return await set_up(hass, entry_for(sim))
 
 
 async def test_get_sna_without_power_is_not_stale(
@@ -62,21 +48,21 @@ async def test_get_sna_without_power_is_not_stale(
     sim = await make_simulator()
     sim.config.load_override_w = 1200
     entry = await setup(hass, sim)
-    assert int(value(hass, POWER)) == 1200
-    energy = value(hass, IMPORT)
+    assert int(state(hass, POWER)) == 1200
+    energy = state(hass, IMPORT)
 
     sim.config.load_override_w = 300
     sim.config.max_epcs_per_get = 0  # every property of the next Get comes back empty
     await refresh(hass, entry)
-    assert value(hass, POWER) == STATE_UNAVAILABLE
-    assert value(hass, CURRENT_R) == STATE_UNAVAILABLE
+    assert state(hass, POWER) == STATE_UNAVAILABLE
+    assert state(hass, CURRENT_R) == STATE_UNAVAILABLE
     # A cumulative register may stay at its last valid value.
-    assert value(hass, IMPORT) == energy
+    assert state(hass, IMPORT) == energy
 
     sim.config.max_epcs_per_get = 6
     await refresh(hass, entry)
-    assert int(value(hass, POWER)) == 300
-    assert float(value(hass, CURRENT_R)) == sim.meter.currents_a()[0]
+    assert int(state(hass, POWER)) == 300
+    assert float(state(hass, CURRENT_R)) == sim.meter.currents_a()[0]
 
 
 def _wrapping_meter() -> tuple[MeterConfig, int]:
@@ -118,15 +104,15 @@ async def test_old_fixed_time_reading_after_a_wrap(
     assert now_raw is not None
     assert boundary_raw is not None
     assert now_raw < boundary_raw  # the meter did wrap in between
-    assert Decimal(value(hass, IMPORT)) == now_raw * kwh
+    assert Decimal(state(hass, IMPORT)) == now_raw * kwh
 
     # The meter repeats its 19:30 notification (or it arrives late).
     sim.faults.push_fixed_time()
     for _ in range(20):
         await asyncio.sleep(0.01)
         await hass.async_block_till_done()
-    assert Decimal(value(hass, IMPORT)) == now_raw * kwh
-    assert Decimal(value(hass, FIXED_IMPORT)) == boundary_raw * kwh
+    assert Decimal(state(hass, IMPORT)) == now_raw * kwh
+    assert Decimal(state(hass, FIXED_IMPORT)) == boundary_raw * kwh
 
     # The 20:00 reading is past the wrap; a late 19:30 one must not undo it.
     clock.advance(timedelta(minutes=15).total_seconds())  # 20:05
@@ -134,14 +120,14 @@ async def test_old_fixed_time_reading_after_a_wrap(
     await hass.async_block_till_done()
     at_2000 = sim.meter.slot_raw("forward", EVENING.replace(hour=20, minute=0))
     assert at_2000 is not None
-    assert Decimal(value(hass, FIXED_IMPORT)) == at_2000 * kwh
+    assert Decimal(state(hass, FIXED_IMPORT)) == at_2000 * kwh
     clock.set(EVENING.replace(minute=40))
     sim.faults.push_fixed_time()  # EA(19:30) once more, after EA(20:00)
     for _ in range(20):
         await asyncio.sleep(0.01)
         await hass.async_block_till_done()
-    assert Decimal(value(hass, FIXED_IMPORT)) == at_2000 * kwh
-    assert Decimal(value(hass, IMPORT)) >= at_2000 * kwh
+    assert Decimal(state(hass, FIXED_IMPORT)) == at_2000 * kwh
+    assert Decimal(state(hass, IMPORT)) >= at_2000 * kwh
 
 
 async def test_push_during_an_outage_does_not_revive_old_power(
@@ -152,18 +138,18 @@ async def test_push_during_an_outage_does_not_revive_old_power(
     sim = await make_simulator(clock=clock)
     sim.config.load_override_w = 777
     entry = await setup(hass, sim)
-    assert int(value(hass, POWER)) == 777
+    assert int(state(hass, POWER)) == 777
     coordinator = entry.runtime_data.coordinator
     coordinator.update_interval = None  # only this test's polls
 
     sim.faults.drop_replies(10)  # every attempt of the next poll goes unanswered
     await refresh(hass, entry)
     assert not coordinator.last_update_success
-    assert value(hass, POWER) == STATE_UNAVAILABLE
+    assert state(hass, POWER) == STATE_UNAVAILABLE
 
     sim.faults.push_fixed_time()
     for _ in range(20):
         await asyncio.sleep(0.01)
         await hass.async_block_till_done()
-    assert value(hass, POWER) == STATE_UNAVAILABLE
-    assert value(hass, CURRENT_R) == STATE_UNAVAILABLE
+    assert state(hass, POWER) == STATE_UNAVAILABLE
+    assert state(hass, CURRENT_R) == STATE_UNAVAILABLE

@@ -1,0 +1,30 @@
+"""Small Home Assistant helpers shared by the integration and reliability tests."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+
+async def set_up(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
+    """Add the entry and set it up, as Home Assistant would at start."""
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+async def refresh(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """One poll, as the coordinator's timer would run it."""
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+
+
+def state(hass: HomeAssistant, entity_id: str) -> str:
+    """The entity's state string; the entity must exist."""
+    current = hass.states.get(entity_id)
+    assert current is not None, entity_id
+    return current.state
