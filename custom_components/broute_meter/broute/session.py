@@ -44,6 +44,7 @@ from .errors import (
     TransportError,
     TransportLostError,
 )
+from .links.wisun import PanDescriptor, lqi_to_rssi, mac_to_ipv6
 from .skstack import (
     ECHONET_PORT,
     EVENT_PANA_FAILED,
@@ -56,7 +57,6 @@ from .skstack import (
     EVENT_TX_LIMIT_RELEASED,
     Dialect,
     Event,
-    PanDescription,
     SkStack,
     UdpPacket,
 )
@@ -74,90 +74,8 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-_MAC_RE = re.compile(r"^[0-9A-Fa-f]{16}$")
 _IPV6_RE = re.compile(r"^[0-9A-F]{4}(?::[0-9A-F]{4}){7}$")
 _SCAN_CHANNELS = 28
-
-
-def mac_to_ipv6(mac: str) -> str:
-    """Link-local IPv6 of a 64-bit MAC: FE80::/64 + EUI-64 with the U/L bit flipped.
-
-    Written out in full, upper case, the only form SKJOIN/SKSENDTO accept.
-    """
-    if not _MAC_RE.match(mac):
-        raise ValueError("a MAC address is 16 hex digits")
-    value = int(mac, 16) ^ (0x02 << 56)
-    iid = f"{value:016X}"
-    return "FE80:0000:0000:0000:" + ":".join(iid[i : i + 4] for i in range(0, 16, 4))
-
-
-def lqi_to_rssi(lqi: int) -> float:
-    """Approximate RSSI in dBm of an EPANDESC LQI (0.275 × LQI − 104.27)."""
-    return round(0.275 * lqi - 104.27, 1)
-
-
-@dataclass(frozen=True, slots=True)
-class PanDescriptor:
-    """Where the meter is: channel, PAN ID and MAC (what a scan finds; worth caching)."""
-
-    channel: int
-    pan_id: int
-    mac: str
-    lqi: int | None = None
-    pair_id: str | None = None
-
-    def __post_init__(self) -> None:
-        """Validate and normalise (the MAC is kept upper-case)."""
-        if not 0x21 <= self.channel <= 0x3C:
-            raise ValueError(f"channel {self.channel} is outside 33-60")
-        if not 0 <= self.pan_id <= 0xFFFF:
-            raise ValueError("PAN ID is 16 bits")
-        if not _MAC_RE.match(self.mac):
-            raise ValueError("MAC must be 16 hex digits")
-        object.__setattr__(self, "mac", self.mac.upper())
-
-    @property
-    def ipv6(self) -> str:
-        """The meter's link-local address in the dongle's expanded form."""
-        return mac_to_ipv6(self.mac)
-
-    @property
-    def rssi(self) -> float | None:
-        """Approximate signal strength (dBm) from the LQI of the last scan."""
-        return None if self.lqi is None else lqi_to_rssi(self.lqi)
-
-    def same_meter(self, other: PanDescriptor) -> bool:
-        """Whether both describe the same PAN (ignoring LQI)."""
-        return (self.channel, self.pan_id, self.mac) == (other.channel, other.pan_id, other.mac)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (for config-entry storage)."""
-        return {
-            "channel": self.channel,
-            "pan_id": self.pan_id,
-            "mac": self.mac,
-            "lqi": self.lqi,
-            "pair_id": self.pair_id,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        """Inverse of :meth:`as_dict`; ValueError when fields are missing or wrong."""
-        try:
-            return cls(
-                channel=int(data["channel"]),
-                pan_id=int(data["pan_id"]),
-                mac=str(data["mac"]),
-                lqi=None if data.get("lqi") is None else int(data["lqi"]),
-                pair_id=None if data.get("pair_id") is None else str(data["pair_id"]),
-            )
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"not a PAN descriptor: {exc}") from None
-
-    @classmethod
-    def from_scan(cls, desc: PanDescription) -> Self:
-        """From a parsed EPANDESC block."""
-        return cls(desc.channel, desc.pan_id, desc.addr, desc.lqi, desc.pair_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -613,7 +531,7 @@ class MeterSession:
                 _LOGGER.debug("Ignoring %d PAN(s) of other meters", len(found) - len(mine))
             if mine:
                 best = max(mine, key=lambda d: d.lqi or 0)
-                return PanDescriptor.from_scan(best)
+                return PanDescriptor(best.channel, best.pan_id, best.addr, best.lqi, best.pair_id)
             known = self.pan
             if known is not None and any(
                 d.addr == known.mac and d.pair_id is not None for d in found
