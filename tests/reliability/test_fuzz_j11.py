@@ -26,12 +26,8 @@ SETTINGS = settings(
 
 def frame(code: int, data: bytes) -> bytes:
     head = bytes.fromhex("D0F9EE5D") + code.to_bytes(2, "big") + (len(data) + 4).to_bytes(2, "big")
-    return (
-        head
-        + (sum(head) & 0xFFFF).to_bytes(2, "big")
-        + (sum(data) & 0xFFFF).to_bytes(2, "big")
-        + data
-    )
+    sums = (sum(head) & 0xFFFF).to_bytes(2, "big") + (sum(data) & 0xFFFF).to_bytes(2, "big")
+    return head + sums + data
 
 
 def received(payload: bytes, *, port: int = 3610, encrypted: bool = True) -> bytes:
