@@ -29,7 +29,7 @@ from custom_components.broute_meter.broute.links.wisun import (
     PanDescriptor,
     WiSunDriver,
 )
-from simulator import DongleModel
+from simulator import DongleModel, TimingModel
 
 from .conftest import PASSWORD, RBID, TRANSPORTS, Harness, eventually
 
@@ -376,3 +376,119 @@ async def test_credentials_never_reach_a_log_line(
     for secret in (RBID, PASSWORD):
         for form in (secret, secret.encode().hex()):
             assert form.casefold() not in text  # …without them
+
+
+async def test_joining_another_pan_ends_route_b_first(rig_factory: object) -> None:
+    assert callable(rig_factory)
+    rig: Rig = await rig_factory()
+    other = rig.sim.faults.second_meter(pair_id="99887766")
+    await rig.joined()
+    elsewhere = PanDescriptor(other.channel, other.pan_id, other.mac)
+    # Route B restarts for the other PAN; the module finds our meter, not that one.
+    assert await rig.driver.join(elsewhere) is JoinOutcome.NO_ANSWER
+    assert rig.sim.stats.commands["0058"] >= 1
+    assert await rig.driver.join(rig.pan) is JoinOutcome.JOINED
+
+
+async def test_a_pana_result_after_the_timeout_is_not_taken_for_a_session(
+    harness: Harness,
+) -> None:
+    sim, url = await harness.sim("socket", J11)
+    driver = await J11Driver.open(url, timing=J11Timing(command=1.0, boot=2.0, pana=0.0005))
+    try:
+        events: list[DriverEvent] = []
+        driver.on_event = events.append
+        await driver.initialise(RBID, PASSWORD)
+        cfg = sim.config
+        pan = PanDescriptor(cfg.channel, cfg.pan_id, cfg.mac)
+        assert await driver.join(pan) is JoinOutcome.NO_ANSWER
+        await eventually(lambda: sim.dongle.joined)  # the late 0x6028 arrives…
+        await asyncio.sleep(0.05)
+        assert not driver.joined  # …and is not a re-authentication either
+        assert events == []
+    finally:
+        await driver.stop()
+
+
+async def test_a_restart_during_pana_ends_the_join(harness: Harness) -> None:
+    sim, url = await harness.sim("socket", J11)
+    sim.timing = TimingModel(time_scale=0.05)  # PANA takes ~0.1 s: time to pull the plug
+    driver = await J11Driver.open(url, timing=J11Timing.fast())
+    try:
+        events: list[DriverEvent] = []
+        driver.on_event = events.append
+        await driver.initialise(RBID, PASSWORD)
+        cfg = sim.config
+        join = asyncio.ensure_future(driver.join(PanDescriptor(cfg.channel, cfg.pan_id, cfg.mac)))
+        await eventually(lambda: sim.stats.joins == 1)
+        sim.faults.dongle_reset(silent=False)
+        assert await join is JoinOutcome.NO_ANSWER
+        assert events == [DriverEvent.DONGLE_RESET]
+    finally:
+        await driver.stop()
+
+
+class ScriptedPort:
+    """A socket that answers every request with one fixed frame (or not at all)."""
+
+    def __init__(self, answer: bytes | None) -> None:
+        self.answer = answer
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> str:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while await reader.read(1024):
+                if self.answer is not None:
+                    writer.write(self.answer)
+            writer.close()
+
+        self.server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        return f"socket://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+
+
+def _frame(code: int, data: bytes = b"") -> bytes:
+    head = bytes.fromhex("D0F9EE5D") + code.to_bytes(2, "big") + (len(data) + 4).to_bytes(2, "big")
+    sums = (sum(head) & 0xFFFF).to_bytes(2, "big") + (sum(data) & 0xFFFF).to_bytes(2, "big")
+    return head + sums + data
+
+
+@pytest.mark.usefixtures("socket_enabled")
+@pytest.mark.parametrize(
+    ("answer", "text"), [(_frame(0xFFFF), "unknown command"), (_frame(0x2FFF), "header rejected")]
+)
+async def test_the_modules_error_frames_are_command_errors(answer: bytes, text: str) -> None:
+    async with ScriptedPort(answer) as url:
+        driver = await J11Driver.open(url, timing=J11Timing.fast())
+        try:
+            with pytest.raises(CommandError, match=text):
+                await driver.check()
+        finally:
+            await driver.stop()
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_a_module_that_never_boots_is_not_responding() -> None:
+    async with ScriptedPort(None) as url:
+        driver = await J11Driver.open(url, timing=J11Timing(boot=0.3, command=0.3))
+        try:
+            with pytest.raises(DongleNotRespondingError):
+                await driver.initialise(RBID, PASSWORD)
+            with pytest.raises(DongleNotRespondingError):
+                await driver.check()
+        finally:
+            await driver.stop()
+
+
+async def test_a_text_dongle_behind_the_j11_driver_fails_fast(harness: Harness) -> None:
+    _sim, url = await harness.sim("socket", DongleModel.BP35C2)
+    driver = await J11Driver.open(url, timing=J11Timing.fast())
+    try:
+        with pytest.raises(DongleNotRespondingError):
+            await driver.initialise(RBID, PASSWORD)
+    finally:
+        await driver.stop()
+    await driver.stop()  # idempotent
