@@ -9,6 +9,7 @@ link with its repair ladder is built elsewhere; here each rung is driven by hand
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ import pytest
 from custom_components.broute_meter.broute.client import ClientTiming, EchonetClient
 from custom_components.broute_meter.broute.echonet import LV_METER_EOJ
 from custom_components.broute_meter.broute.errors import (
+    BRouteError,
     CommandError,
     DongleNotRespondingError,
     TransportLostError,
@@ -492,3 +494,81 @@ async def test_a_text_dongle_behind_the_j11_driver_fails_fast(harness: Harness) 
     finally:
         await driver.stop()
     await driver.stop()  # idempotent
+
+
+async def _recover(rig: Rig) -> str:
+    """The Wi-SUN link's repair ladder, by hand: re-PANA → module reset → rescan."""
+    driver = rig.driver
+    with contextlib.suppress(BRouteError):
+        if await driver.join(rig.pan) is JoinOutcome.JOINED:
+            return "re-PANA"
+    await driver.initialise(RBID, PASSWORD)
+    if await driver.join(rig.pan) is JoinOutcome.JOINED:
+        return "reset"
+    found = await driver.scan(6, PAIR_ID)
+    assert found
+    assert await driver.join(found[0]) is JoinOutcome.JOINED
+    return "rescan"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_every_fault_is_survived_with_the_repair_ladder(
+    rig_factory: object, transport: str
+) -> None:
+    """Each fault, then a read equal to the meter's truth; the rung that cured it."""
+    assert callable(rig_factory)
+    rig: Rig = await rig_factory(transport)
+    await rig.joined()
+    sim, faults = rig.sim, rig.sim.faults
+    client = await rig.client()
+    lost = rig.events.count
+
+    async def read() -> str | None:
+        """One read; on failure (or a session known lost) climb the ladder and retry."""
+        rung = None
+        if lost(DriverEvent.SESSION_LOST) + lost(DriverEvent.DONGLE_RESET) > seen[0]:
+            rung = await _recover(rig)
+        try:
+            values = await client.get(LV_METER_EOJ, [0xE7, 0xE0])
+        except BRouteError:
+            rung = await _recover(rig)
+            values = await client.get(LV_METER_EOJ, [0xE7, 0xE0])
+        seen[0] = lost(DriverEvent.SESSION_LOST) + lost(DriverEvent.DONGLE_RESET)
+        assert values[0xE7] == sim.meter.read_meter(0xE7)
+        assert values[0xE0] == sim.meter.read_meter(0xE0)
+        return rung
+
+    seen = [0]
+
+    async def after_event(event: DriverEvent) -> None:
+        before = lost(event)
+        await eventually(lambda: lost(event) > before)
+
+    faults.expire_session(reauth=True)
+    await after_event(DriverEvent.REAUTHENTICATED)
+    assert await read() is None
+    faults.expire_session(reauth=False)
+    await eventually(lambda: not rig.driver.joined)
+    assert await read() == "re-PANA"
+    faults.end_session()
+    await eventually(lambda: not rig.driver.joined)
+    assert await read() == "re-PANA"
+    faults.dongle_reset(silent=False)
+    await eventually(lambda: lost(DriverEvent.DONGLE_RESET) == 1)
+    assert await read() == "reset"  # a restarted module forgot the credentials too
+    faults.dongle_reset(silent=True)
+    assert await read() == "reset"
+    faults.pana_stuck()
+    faults.expire_session(reauth=True)
+    await eventually(lambda: not rig.driver.joined)
+    assert await read() == "reset"
+    faults.inject_garbage()
+    faults.drop_replies(1)
+    assert await read() is None
+    faults.transmit_limit(0.2)
+    await asyncio.sleep(0.3)
+    assert await read() is None
+    faults.meter_reboot(0.3)
+    await asyncio.sleep(0.4)
+    assert await read() == "re-PANA"  # the meter forgot the session
+    await client.aclose()
