@@ -572,3 +572,32 @@ async def test_every_fault_is_survived_with_the_repair_ladder(
     await asyncio.sleep(0.4)
     assert await read() == "re-PANA"  # the meter forgot the session
     await client.aclose()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_after_an_unplug_a_new_driver_on_the_same_port_recovers(
+    rig_factory: object, transport: str
+) -> None:
+    assert callable(rig_factory)
+    rig: Rig = await rig_factory(transport)
+    await rig.joined()
+    rig.sim.faults.disconnect(0.3)
+    await eventually(lambda: bool(rig.lost))
+    await rig.driver.stop()
+    url = rig.sim.url or rig.sim.path
+    assert url is not None
+    driver = None
+    async with asyncio.timeout(5):
+        while driver is None:
+            try:
+                driver = await J11Driver.open(url, timing=J11Timing.fast(), open_timeout=1.0)
+            except BRouteError:  # the port is not back yet
+                await asyncio.sleep(0.1)
+    rig.driver = driver
+    try:
+        await rig.joined()
+        client = await rig.client()
+        assert (await client.get(LV_METER_EOJ, [0xE0]))[0xE0] == rig.sim.meter.read_meter(0xE0)
+        await client.aclose()
+    finally:
+        await driver.stop()
