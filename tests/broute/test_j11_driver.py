@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 J11 = DongleModel.BP35C2_J11
 PAIR_ID = RBID[-8:]
+NEW_PASSWORD = "ZYXWVUT98765"
 
 
 class DriverLink(Link):
@@ -196,7 +197,7 @@ async def test_cached_pan_joins_without_a_scan_and_a_stale_one_does_not(
 
 async def test_wrong_password_is_rejected(rig_factory: object) -> None:
     assert callable(rig_factory)
-    rig: Rig = await rig_factory(password="ZYXWVUT98765")
+    rig: Rig = await rig_factory(password=NEW_PASSWORD)
     await rig.driver.initialise(RBID, PASSWORD)
     assert await rig.driver.join(rig.pan) is JoinOutcome.REJECTED
     assert not rig.driver.joined
@@ -369,13 +370,14 @@ async def test_credentials_never_reach_a_log_line(
     await client.aclose()
     await rig.driver.initialise(RBID, PASSWORD)
     await rig.driver.scan(6, PAIR_ID)
+    await rig.driver.initialise(RBID, NEW_PASSWORD)  # the user typed new credentials
     text = "\n".join(
         [record.getMessage() for record in caplog.records]
         + [repr(record.args) for record in caplog.records]
         + list(rig.sim.dongle.last_commands)
     ).casefold()
     assert "0054" in text  # the credentials command was logged…
-    for secret in (RBID, PASSWORD):
+    for secret in (RBID, PASSWORD, NEW_PASSWORD):
         for form in (secret, secret.encode().hex()):
             assert form.casefold() not in text  # …without them
 

@@ -215,8 +215,11 @@ class J11Driver:
         """Reset the module, read its version, set dual-stack mode and the credentials."""
         if len(rbid) != 32 or len(password) != 12:
             raise ValueError("the B-route ID is 32 characters and the password 12")
-        if not self._secrets:
+        if self._secrets != (rbid, password):
             # serialx logs raw reads and writes; the 0x0054 frame carries both in ASCII.
+            # (New credentials after a reauthentication replace the old ones.)
+            if self._secrets:
+                release_secrets(*self._secrets)
             self._secrets = (rbid, password)
             protect_secrets(*self._secrets)
         self._redact.add(rbid, password, rbid.encode("ascii").hex(), password.encode("ascii").hex())
