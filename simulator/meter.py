@@ -16,6 +16,11 @@ same with the negative part. Before ``history_start`` or ``service_start`` regis
 are "no data" (``None`` here, 0xFFFFFFFE on the air) and power is 0.
 
 ``load_override_w`` only fixes what E7/E8 report; registers keep following the model.
+
+Release R properties (C0, D0, EE/EF; docs/release-r.md) are offered when the release
+letter is R or later, or when ``release_r_properties`` says so. D0 and EE are the same
+registers sampled at whole minutes: ``minute_registers(t)`` is exactly
+``forward_raw``/``reverse_raw`` at the minute ``t`` falls in.
 """
 
 from __future__ import annotations
@@ -69,7 +74,9 @@ UNIT_KWH: dict[int, Decimal] = {
 }
 
 SLOT = timedelta(minutes=30)
+MINUTE = timedelta(minutes=1)
 MINUTES_PER_DAY = 1440
+EE_MAX_PAIRS = 10
 
 
 @dataclass
@@ -94,6 +101,10 @@ class MeterConfig:
     maker_code: int = 0x000016
     serial: str = "SIM00000001"  # 8D, NUL-padded to 12 bytes
     release: str = "J"  # 82
+    # C0/D0/EE/EF in the maps; None: offered from release letter R on.
+    release_r_properties: bool | None = None
+    route_b_id: bytes | None = None  # C0; None: 00 + maker code + serial (12 bytes, NUL-padded)
+    minute_retention: int = 10  # minutes of 1-minute data EE keeps (EF older → SetC_SNA)
     supports_ec_ed: bool = True
     session_lifetime: float | None = None  # PANA lifetime in real seconds; None: forever
     auto_reauth: bool = True  # at expiry EVENT 29 is followed by EVENT 25
@@ -162,6 +173,7 @@ class SimulatedMeter:
         self.tid = 0
         self.history_day_selected = 0
         self.ec_window: tuple[datetime, int] | None = None
+        self.ef_window: tuple[datetime, int] | None = None
         self.installation_location = 0x61
 
     def next_tid(self) -> int:
@@ -314,6 +326,50 @@ class SimulatedMeter:
     def latest_boundary(self) -> datetime:
         return half_hour_floor(self.now())
 
+    # --- Release R ground truth ----------------------------------------------------------
+
+    @property
+    def release_r(self) -> bool:
+        """True when C0, D0, EE and EF are offered."""
+        flag = self.config.release_r_properties
+        if flag is not None:
+            return flag
+        return (self.config.release[:1] or "J").upper() >= "R"
+
+    def route_b_id(self) -> bytes:
+        """The C0 value."""
+        cfg = self.config
+        if cfg.route_b_id is not None:
+            return cfg.route_b_id
+        serial = cfg.serial.encode("ascii")[:12].ljust(12, b"\x00")
+        return b"\x00" + cfg.maker_code.to_bytes(3, "big") + serial
+
+    def latest_minute(self) -> datetime:
+        """The meter's latest one-minute boundary (what D0 is stamped with)."""
+        return self.now().replace(second=0, microsecond=0)
+
+    def minute_registers(
+        self, at: datetime | None = None
+    ) -> tuple[datetime, int | None, int | None]:
+        """(minute, forward, reverse): the registers at the minute boundary ``at`` falls in."""
+        minute = self._at(at).replace(second=0, microsecond=0)
+        return minute, self.forward_raw(minute), self.reverse_raw(minute)
+
+    def minute_history(
+        self, newest: datetime, count: int
+    ) -> list[tuple[datetime, int | None, int | None]]:
+        """What EE returns for an EF window: newest first, None outside the retention."""
+        latest = self.latest_minute()
+        oldest = latest - MINUTE * (self.config.minute_retention - 1)
+        out: list[tuple[datetime, int | None, int | None]] = []
+        for i in range(count):
+            minute = newest.astimezone(JST) - MINUTE * i
+            if oldest <= minute <= latest:
+                out.append(self.minute_registers(minute))
+            else:
+                out.append((minute, None, None))
+        return out
+
     # --- property encoding ---------------------------------------------------------------
 
     def get_epcs(self) -> list[int]:
@@ -329,10 +385,13 @@ class SimulatedMeter:
             epcs.append(0xEB)
         if cfg.supports_ec_ed:
             epcs += [0xEC, 0xED]
+        if self.release_r:
+            epcs += [0xC0, 0xD0, 0xEE, 0xEF]
         return epcs
 
     def set_epcs(self) -> list[int]:
-        return [0x81, 0xE5] + ([0xED] if self.config.supports_ec_ed else [])
+        epcs = [0x81, 0xE5] + ([0xED] if self.config.supports_ec_ed else [])
+        return epcs + ([0xEF] if self.release_r else [])
 
     def read_meter(self, epc: int) -> bytes | None:
         """EDT of one meter property, or None when the meter does not offer it."""
@@ -401,11 +460,29 @@ class SimulatedMeter:
             case 0xED:
                 when, count = self._ec_window()
                 return _datetime5(when) + bytes([count])
+            case 0xC0:
+                return self.route_b_id()
+            case 0xD0:
+                minute, fwd, rev = self.minute_registers()
+                return _datetime7(minute) + _u32(fwd) + _u32(rev)
+            case 0xEE:
+                newest, count = self._ef_window()
+                out = bytearray(_datetime5(newest) + bytes([count]))
+                for _, fwd, rev in self.minute_history(newest, count):
+                    out += _u32(fwd) + _u32(rev)
+                return bytes(out)
+            case 0xEF:
+                newest, count = self._ef_window()
+                return _datetime5(newest) + bytes([count])
         return None
 
     def _ec_window(self) -> tuple[datetime, int]:
         # Never set: the latest boundary, 12 segments (our choice; documented in README).
         return self.ec_window or (self.latest_boundary(), 12)
+
+    def _ef_window(self) -> tuple[datetime, int]:
+        # Never set: the latest minute, 10 pairs (our choice, like ED's default).
+        return self.ef_window or (self.latest_minute(), EE_MAX_PAIRS)
 
     def write_meter(self, epc: int, edt: bytes) -> bool:
         """Apply a Set; False when the EPC is not settable or the value is refused."""
@@ -439,7 +516,27 @@ class SimulatedMeter:
                 return False
             self.ec_window = (when, count)
             return True
+        if epc == 0xEF:
+            return self._set_ef(edt)
         return False
+
+    def _set_ef(self, edt: bytes) -> bool:
+        if len(edt) != 7:
+            return False
+        try:
+            when = datetime(
+                int.from_bytes(edt[0:2], "big"), edt[2], edt[3], edt[4], edt[5], tzinfo=JST
+            )
+        except ValueError:
+            return False
+        count = edt[6]
+        latest = self.latest_minute()
+        oldest = latest - MINUTE * (self.config.minute_retention - 1)
+        # A future minute or one the meter no longer keeps is refused (SetC_SNA).
+        if not 1 <= count <= EE_MAX_PAIRS or not oldest <= when <= latest:
+            return False
+        self.ef_window = (when, count)
+        return True
 
     def read_node_profile(self, epc: int) -> bytes | None:
         instances = bytes([1]) + METER_EOJ

@@ -7,7 +7,8 @@ our own code; they raise :class:`ValueError` on arguments that cannot be encoded
 
 Layout facts (ECHONET Lite format 1, class 0x0288 low-voltage and 0x028A high-voltage
 smart electric energy meters) follow the ECHONET Lite specification and the Appendix
-(Release F and later). All multi-byte integers are big-endian.
+(Release F and later; C0, D0, EE and EF from the Release R data, see docs/release-r.md).
+All multi-byte integers are big-endian.
 """
 
 from __future__ import annotations
@@ -532,11 +533,12 @@ class History2:
 class History3:
     """EE: (forward, reverse) pairs one minute apart; pair 0 at ``start``, then older.
 
-    The order mirrors EC; the Appendix text for EE/EF (Release N-R) was not available
-    to confirm it.
+    Release R data (docs/release-r.md): the collection date/time is the newest minute,
+    the pairs go back from it like EC's. ``start`` is None when the meter reports the
+    window as unset (all 0xFF date/time); then :meth:`slots` yields nothing.
     """
 
-    start: datetime
+    start: datetime | None
     values: tuple[EnergyPair, ...]
 
     STEP = timedelta(minutes=1)
@@ -544,8 +546,17 @@ class History3:
 
     def slots(self) -> Iterator[tuple[datetime, int | None, int | None]]:
         """(timestamp, forward, reverse) for every pair, newest first."""
+        if self.start is None:
+            return
         for index, (fwd, rev) in enumerate(self.values):
             yield self.start - index * self.STEP, fwd, rev
+
+
+# YYYY MM DD hh mm all 0xFF: a collection window the meter has not set (seen in a public
+# meter emulator and momonga's decoder; the Release R text gives no default).
+_UNSET_WINDOW = b"\xff" * 6
+# A valid stand-in date/time so an unset window's count and pairs are still checked.
+_EPOCH_WINDOW = bytes((0x07, 0xD0, 1, 1, 0, 0))
 
 
 def _decode_pairs(edt: bytes, max_pairs: int, what: str) -> tuple[datetime, tuple[EnergyPair, ...]]:
@@ -569,7 +580,10 @@ def decode_history2(edt: bytes) -> History2:
 
 
 def decode_history3(edt: bytes) -> History3:
-    """EE: like EC at one-minute resolution, up to 10 pairs."""
+    """EE: YYYY MM DD hh mm + n (1-10) + n x (forward u32, reverse u32), newest first."""
+    if edt[:6] == _UNSET_WINDOW:
+        _, pairs = _decode_pairs(_EPOCH_WINDOW + edt[6:], History3.MAX_PAIRS, "history 3")
+        return History3(None, pairs)
     start, pairs = _decode_pairs(edt, History3.MAX_PAIRS, "history 3")
     return History3(start, pairs)
 
@@ -596,19 +610,25 @@ def decode_history2_day(edt: bytes) -> tuple[datetime, int]:
 
 
 def encode_history3_day(start: datetime, count: int) -> bytes:
-    """EF EDT: newest minute and 1-10 pairs for EE."""
+    """EF EDT (Set): the newest minute wanted (seconds ignored) and 1-10 pairs for EE."""
     return _encode_window(start, count, History3.MAX_PAIRS)
 
 
-def decode_history3_day(edt: bytes) -> tuple[datetime, int]:
-    """EF EDT back to (start, count)."""
+def decode_history3_day(edt: bytes) -> tuple[datetime | None, int]:
+    """EF EDT back to (newest minute, count); the minute is None while the window is unset."""
     _expect_len(edt, 7, "history 3 setting")
+    if edt[:6] == _UNSET_WINDOW:
+        return None, edt[6]
     return _datetime(edt, 0, seconds=False, what="history 3 setting"), edt[6]
 
 
 @dataclass(frozen=True, slots=True)
 class OneMinuteReading:
-    """D0: forward and reverse registers at a one-minute timestamp."""
+    """D0: forward and reverse registers at the meter's latest one-minute boundary.
+
+    Same register, scale (D3 x E1) and wrap (D7) as E0/E3; ``timestamp`` is naive meter
+    local time.
+    """
 
     timestamp: datetime
     forward: int | None
@@ -624,28 +644,53 @@ def decode_one_minute(edt: bytes) -> OneMinuteReading:
 
 @dataclass(frozen=True, slots=True)
 class RouteBIdentifier:
-    """C0: the meter's B-route identification number.
+    """C0: the number that identifies this meter within its domain (Release R).
 
-    It has the shape of the B-route authentication ID, so it is treated as a secret:
-    only the maker code and a SHA-256 digest are kept; compare with :meth:`matches`.
+    Layout: byte 0 0x00, bytes 1-3 the maker code, bytes 4-15 maker-defined. Nothing
+    public ties it to the 32-digit B-route authentication ID, yet it has the same size
+    and one library labels its tail "authentication id", so it is handled like a
+    credential: only the maker code and a digest are kept, never the value.
+    ``maker_code`` is None for the 8-byte form one public emulator serves.
     """
 
-    maker_code: int
+    maker_code: int | None
+    size: int
     digest: bytes = field(repr=False)
 
     def matches(self, route_b_id: str) -> bool:
-        """True if this is the given 32-character B-route ID (case-insensitive)."""
-        return hmac.compare_digest(self.digest, _id_digest(route_b_id.strip().upper()))
+        """True if C0 equals this 32-hex-digit string (a hint only: see docs/release-r.md)."""
+        text = route_b_id.strip()
+        if len(text) != 2 * self.size:
+            return False
+        try:
+            raw = bytes.fromhex(text)
+        except ValueError:
+            return False
+        return hmac.compare_digest(self.digest, _id_digest(raw))
+
+    def fingerprint(self, key: bytes) -> str:
+        """Keyed digest to remember "this meter" without storing C0 (compare, never show)."""
+        return hmac.new(key, self.digest, hashlib.sha256).hexdigest()[:32]
+
+    def same_meter(self, other: RouteBIdentifier) -> bool:
+        """True if both came from the same C0 value."""
+        return hmac.compare_digest(self.digest, other.digest)
 
 
-def _id_digest(text: str) -> bytes:
-    return hashlib.sha256(text.encode()).digest()
+def _id_digest(raw: bytes) -> bytes:
+    return hashlib.sha256(b"broute_meter C0\x00" + raw).digest()
 
 
 def decode_route_b_id(edt: bytes) -> RouteBIdentifier:
-    """C0: 16 bytes, byte 0 is 0x00, bytes 1-3 the maker code."""
+    """C0: 16 bytes (0x00 + maker code + 12 free bytes); 8 bytes accepted without a maker.
+
+    Real meters follow the 16-byte layout; the 8-byte form comes from a public emulator
+    (hsakoh/broute-wifi-mqtt) and is still a stable identity, so it is not rejected.
+    """
+    if len(edt) == 8:
+        return RouteBIdentifier(None, 8, _id_digest(edt))
     _expect_len(edt, 16, "B-route identification number")
-    return RouteBIdentifier(int.from_bytes(edt[1:4], "big"), _id_digest(edt.hex().upper()))
+    return RouteBIdentifier(int.from_bytes(edt[1:4], "big"), 16, _id_digest(edt))
 
 
 # --- super class and node profile properties ----------------------------------------------
