@@ -38,10 +38,22 @@ class DongleModel(StrEnum):
     BP35A1 = "bp35a1"
     BP35C2 = "bp35c2"
     RL7023_IPS = "rl7023_ips"
+    #: ROHM J11 binary firmware (BP35C0-J11, BP35C2-J11-T01, RATOC RS-WSUHA-J11).
+    BP35C2_J11 = "bp35c2_j11"
 
     @property
     def dse(self) -> bool:
         return self is DongleModel.BP35C2
+
+    @property
+    def j11(self) -> bool:
+        """Whether the dongle speaks the J11 binary protocol instead of SKSTACK-IP text."""
+        return self is DongleModel.BP35C2_J11
+
+    @classmethod
+    def skstack(cls) -> list[DongleModel]:
+        """The SKSTACK-IP text dialects."""
+        return [model for model in cls if not model.j11]
 
 
 _VERSIONS = {

@@ -115,6 +115,18 @@ class Faults:
 
         sim.spawn(run())
 
+    def pana_stuck(self) -> None:
+        """J11 only: every PANA run (re-authentication too) fails until a module reset.
+
+        A public report (regreh/m5stickc_bp35c0-j11) saw re-authentication fail after
+        days until the module was rebooted.
+        """
+        engine = self._sim.engine
+        if not hasattr(engine, "pana_stuck"):
+            raise TypeError("pana_stuck applies to J11 dongles")
+        self._count("pana_stuck")
+        engine.pana_stuck = True
+
     def meter_reboot(self, seconds: float) -> None:
         """The meter is silent for ``seconds``; its session and TIDs are gone."""
         self._count("meter_reboot")

@@ -14,6 +14,7 @@ import tty
 from typing import TYPE_CHECKING, Any, Self
 
 from .dongle import Dongle, DongleModel, DongleState, decode_or_none
+from .j11 import J11Dongle
 from .meter import MeterConfig, SimulatedMeter, mac_to_ipv6
 from .stats import Stats
 from .timing import Clock, ManualClock, RealClock, TimingModel, half_hour_floor, next_half_hour
@@ -94,7 +95,11 @@ class Simulator:
         self.clock: Clock = clock if clock is not None else RealClock()
         self.meter = SimulatedMeter(self.config, self.clock)
         self.stats = Stats()
-        self.engine = Dongle(self, self.model, dongle_mac)
+        self.engine: Dongle | J11Dongle = (
+            J11Dongle(self, self.model, dongle_mac)
+            if self.model.j11
+            else Dongle(self, self.model, dongle_mac)
+        )
         self.faults = Faults(self, seed)
         self.pans: list[Pan] = [
             Pan(
