@@ -779,11 +779,9 @@ class UdpLink(Link):
             return
         if self._status.state is not LinkState.UP:
             return
-        self._set_status(
-            LinkState.REPAIRING,
-            "the meter stopped answering; looking for it",
-            error=NoAnswerError("the meter stopped answering; looking for it again"),
-        )
+        # No error object: requests meanwhile fail with SessionUnavailableError, the
+        # "recovering" error every link raises.
+        self._set_status(LinkState.REPAIRING, "the meter stopped answering; looking for it")
         self._repair_task = asyncio.get_running_loop().create_task(self._repair())
 
     def diagnostics(self) -> dict[str, Any]:
