@@ -323,10 +323,12 @@ def _check_datagram(data: bytes) -> Frame:
     frame = decode_frame(data)
     if not isinstance(frame.esv, ESV):
         raise EchonetDecodeError(f"unknown ESV 0x{frame.esv:02X}")
-    if frame.esv in (ESV.GET, ESV.SETC, ESV.SETI, ESV.SETGET, ESV.INF_REQ):
-        # A meter never asks us anything (an INFC is a notification, not a request).
-        raise EchonetDecodeError(f"a request (ESV 0x{frame.esv:02X}) from the meter")
     return frame
+
+
+# Requests are legitimate traffic on a shared segment (other controllers, and our own
+# multicast looped back) but never meant for us: ignored without a report.
+_REQUESTS = frozenset({ESV.GET, ESV.SETC, ESV.SETI, ESV.SETGET, ESV.INF_REQ})
 
 
 # --- the socket ---------------------------------------------------------------------------
@@ -419,6 +421,8 @@ class _NodeSocket(asyncio.DatagramProtocol):
             frame = _check_datagram(data)
         except EchonetDecodeError as exc:
             self.junk.note(str(exc))
+            return
+        if frame.esv in _REQUESTS:
             return
         query = self._queries.get(frame.tid)
         if (
