@@ -441,3 +441,29 @@ class _AirConditionerNode:
             sim_echonet.INF,
             [(0xD5, bytes.fromhex("01013001"))],
         )
+
+
+async def test_requests_on_the_segment_are_ignored_quietly(
+    udp: UdpHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another controller's Get (or our own multicast looped back) is not junk."""
+    server = await udp.lv_server("127.0.0.2")
+    link = udp.link(server, "ipv4")
+    frames: list[Frame] = []
+    client = await udp.client(link, on_notification=frames.append)
+    local = link.local_address
+    assert local is not None
+    caplog.set_level(logging.DEBUG, logger=UDP_LOGGER)
+    request = sim_echonet.Frame(
+        1,
+        sim_echonet.CONTROLLER_EOJ,
+        sim_echonet.NODE_PROFILE_EOJ,
+        sim_echonet.GET,
+        [(0xD6, b"")],
+    )
+    server.send(request.encode(), ("127.0.0.1", local.port))  # even from the meter's address
+    await asyncio.sleep(0.05)
+    assert link.dropped == {"malformed": 0, "other_sender": 0}
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert frames == []
+    assert await client.get(LV_METER_EOJ, [EPC.DIGITS]) == {EPC.DIGITS: b"\x06"}
