@@ -202,6 +202,10 @@ async def test_probe_errors_before_sending(socket_enabled: None) -> None:
         await probe("224.0.23.0")
     with pytest.raises(NetworkUnreachableError):
         await probe("fe80::1%nosuchif0", local_host="::1", local_port=0, wait=0.1)
+    # A link-local address on lo: the kernel refuses at once (and nothing leaves lo).
+    with pytest.raises(NetworkUnreachableError) as err:
+        await probe("fe80::1%lo", local_host="::1", local_port=0, wait=2.0)
+    assert err.value.translation_key == "network_unreachable"
 
 
 # --- opening --------------------------------------------------------------------------------

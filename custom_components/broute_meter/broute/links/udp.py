@@ -329,6 +329,10 @@ def _check_datagram(data: bytes) -> Frame:
 # Requests are legitimate traffic on a shared segment (other controllers, and our own
 # multicast looped back) but never meant for us: ignored without a report.
 _REQUESTS = frozenset({ESV.GET, ESV.SETC, ESV.SETI, ESV.SETGET, ESV.INF_REQ})
+# What a send that can never arrive fails with (as opposed to a lost datagram).
+_UNREACHABLE = frozenset(
+    {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EINVAL, errno.EAFNOSUPPORT}
+)
 
 
 # --- the socket ---------------------------------------------------------------------------
@@ -349,7 +353,7 @@ class _NodeSocket(asyncio.DatagramProtocol):
     def __init__(self, log_interval: float) -> None:
         self.transport: asyncio.DatagramTransport | None = None
         self.on_frame: Callable[[bytes, Frame, NodeAddress], None] | None = None
-        self.on_junk: Callable[[str], None] | None = None
+        self._send_error: OSError | None = None
         self._queries: dict[int, _Query] = {}
         self._tid = 0
         self.junk = _RateLimitedLog(
@@ -410,8 +414,11 @@ class _NodeSocket(asyncio.DatagramProtocol):
         self.transport = transport
 
     def error_received(self, exc: Exception) -> None:
-        # ICMP port/host unreachable after a send: the next timeout tells the client.
+        # asyncio reports a failed sendto here, not to the caller. ICMP port/host
+        # unreachable from an earlier send lands here too: the next timeout tells.
         _LOGGER.debug("UDP socket error: %s", exc)
+        if isinstance(exc, OSError):
+            self._send_error = exc
 
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
         source = _source_address(addr)
@@ -443,14 +450,23 @@ class _NodeSocket(asyncio.DatagramProtocol):
 
     # --- sending ---------------------------------------------------------------------------
 
+    def _take_send_error(self) -> OSError | None:
+        err, self._send_error = self._send_error, None
+        return err
+
     def sendto(self, payload: bytes, address: NodeAddress) -> bool:
         """Send one datagram; False if the operating system refused it."""
         if self.transport is None:
             return False
+        self._take_send_error()
         try:
             self.transport.sendto(payload, address.sockaddr())
         except (OSError, NetworkMeterError) as err:
             _LOGGER.debug("Could not send to %s: %s", address.redacted(), err)
+            return False
+        failed = self._take_send_error()
+        if failed is not None and failed.errno in _UNREACHABLE:
+            _LOGGER.debug("Could not send to %s: %s", address.redacted(), failed)
             return False
         return True
 
@@ -477,10 +493,14 @@ class _NodeSocket(asyncio.DatagramProtocol):
         try:
             if self.transport is None:
                 raise NetworkUnreachableError("the socket is closed")
+            self._take_send_error()  # forget an ICMP error of an earlier send
             try:
                 self.transport.sendto(build_get(tid, epcs, NODE_PROFILE_EOJ), target.sockaddr())
             except OSError as err:
                 raise NetworkUnreachableError(f"cannot send: {err.strerror or err}") from None
+            failed = self._take_send_error()
+            if failed is not None and failed.errno in _UNREACHABLE:
+                raise NetworkUnreachableError(f"cannot send: {failed.strerror or failed}")
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
                     await query.future
