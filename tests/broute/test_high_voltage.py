@@ -218,3 +218,28 @@ async def test_energy_wrap_is_a_slot_delta_not_a_drop(udp: UdpHarness) -> None:
     for _, kwh in day.slot_energy_kwh():
         assert kwh is not None
         assert 0 <= kwh < 200  # never a negative or a ten-million-step slot
+
+
+async def test_hourly_series_for_statistics(udp: UdpHarness) -> None:
+    meter, sim, _ = await _meter(udp)
+    yesterday = await meter.read_history_day(2)
+    today = await meter.read_history_day(1)
+    hours = yesterday.hourly_energy_kwh(next_day=today)
+    assert len(hours) == 24
+    midnight = sim.now().replace(hour=0, minute=0, second=0) - timedelta(days=2)
+    for hour, (start, kwh) in enumerate(hours):
+        begin = midnight + timedelta(hours=hour)
+        assert start == _naive(begin)
+        assert kwh == sim.energy_kwh(begin + timedelta(hours=1)) - sim.energy_kwh(begin)  # type: ignore[operator]
+    assert yesterday.hourly_energy_kwh()[23][1] is None  # needs the next day's 00:00
+    demand = yesterday.hourly_demand_kw(next_day=today)
+    for hour, (start, mean, peak) in enumerate(demand):
+        begin = midnight + timedelta(hours=hour)
+        first = sim.demand_kw(begin + timedelta(minutes=30))
+        second = sim.demand_kw(begin + timedelta(hours=1))
+        assert first is not None
+        assert second is not None
+        assert start == _naive(begin)
+        assert mean == (first + second) / 2
+        assert peak == max(first, second)
+    assert yesterday.hourly_demand_kw()[23][1:] == (None, None)

@@ -205,6 +205,44 @@ class HvHistoryDay:
             for i, raw in enumerate(self.demand)
         ]
 
+    def hourly_energy_kwh(
+        self, next_day: HvHistoryDay | None = None
+    ) -> list[tuple[datetime, Decimal | None]]:
+        """Energy of each hour (start, kWh) for hourly statistics, wrap-aware.
+
+        Hour 23 needs the next day's 00:00 register: pass ``next_day`` (the day after
+        this one) to get it, otherwise it is None.
+        """
+        values = [*self.energy, _first(next_day, "energy")]
+        scale = self.energy_scale
+        out: list[tuple[datetime, Decimal | None]] = []
+        for hour in range(24):
+            a, b = values[2 * hour], values[2 * hour + 2]
+            kwh = None if a is None or b is None else scale.to_kwh(scale.delta(a, b))
+            out.append((self.slot_time(2 * hour), kwh))
+        return out
+
+    def hourly_demand_kw(
+        self, next_day: HvHistoryDay | None = None
+    ) -> list[tuple[datetime, Decimal | None, Decimal | None]]:
+        """(hour start, mean kW, max kW) of each hour from its two C6 slots.
+
+        The slots of hour H end at H:30 and H+1:00, so hour 23 needs ``next_day``'s
+        first value. Empty without C6.
+        """
+        if self.demand is None:
+            return []
+        values = [*self.demand, _first(next_day, "demand")]
+        out: list[tuple[datetime, Decimal | None, Decimal | None]] = []
+        for hour in range(24):
+            a, b = values[2 * hour + 1], values[2 * hour + 2]
+            if a is None or b is None:
+                out.append((self.slot_time(2 * hour), None, None))
+                continue
+            kw_a, kw_b = self.demand_scale.to_kwh(a), self.demand_scale.to_kwh(b)
+            out.append((self.slot_time(2 * hour), (kw_a + kw_b) / 2, max(kw_a, kw_b)))
+        return out
+
     def power_factors(self) -> list[tuple[datetime, float | None]]:
         """(slot start, PF) of each slot with active and reactive energy; empty without CE."""
         reactive = dict(self.slot_reactive_kvarh())
@@ -214,6 +252,13 @@ class HvHistoryDay:
             pf = None if kwh is None or kvarh is None else power_factor(kwh, kvarh)
             out.append((start, pf))
         return out if reactive else []
+
+
+def _first(day: HvHistoryDay | None, series: str) -> int | None:
+    if day is None:
+        return None
+    values: tuple[int | None, ...] | None = getattr(day, series)
+    return values[0] if values else None
 
 
 def _deltas(
