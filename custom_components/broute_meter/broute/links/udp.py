@@ -766,7 +766,8 @@ class UdpLink(Link):
                 self._address.family,
                 local_host=self._local_host,
                 local_port=self._local_port,
-                interface=self._interface,
+                # A link-local meter's scope names the interface for multicast too.
+                interface=self._interface or self._address.scope,
                 log_interval=self.timing.log_interval,
             )
         except NetworkMeterError as err:
