@@ -243,3 +243,25 @@ async def test_hourly_series_for_statistics(udp: UdpHarness) -> None:
         assert mean == (first + second) / 2
         assert peak == max(first, second)
     assert yesterday.hourly_demand_kw()[23][1:] == (None, None)
+
+
+async def test_power_factor_primed_from_history(udp: UdpHarness) -> None:
+    meter, sim, server = await _meter(udp)
+    assert (await meter.read()).power_factor is None
+    before = server.requests
+    pf = await meter.prime_power_factor()
+    assert server.requests - before == 2  # select the day, read it
+    assert pf is not None
+    assert pf.slot_end == _naive(sim.latest_boundary())
+    assert pf.power_factor == pytest.approx(sim.slot_power_factor(sim.latest_boundary()), abs=1e-12)
+    assert (await meter.read()).power_factor == pf
+    before = server.requests
+    assert await meter.prime_power_factor() == pf  # known: no more frames
+    assert server.requests == before
+
+
+async def test_power_factor_not_primed_in_the_first_slot(udp: UdpHarness) -> None:
+    meter, sim, _ = await _meter(udp)
+    udp.clock.set(sim.now().replace(hour=0, minute=10))
+    await meter.read()
+    assert await meter.prime_power_factor() is None

@@ -17,6 +17,7 @@ once per 30-minute slot, in a second frame only when the first is full.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -315,6 +316,8 @@ class HighVoltageMeter:
         self._last_fixed: tuple[datetime, int, int] | None = None  # slot end, E3, CB
         self._power_factor: SlotPowerFactor | None = None
         self._c2: tuple[datetime | None, Decimal | None] | None = None  # slot read, value
+        # E1 selects the day for every later history Get: one selection+read at a time.
+        self._history_lock = asyncio.Lock()
 
     async def read_identity(self) -> HvIdentity:
         """Maker, serial, identification number, release, maps and every scale."""
@@ -472,12 +475,48 @@ class HighVoltageMeter:
             self._power_factor = None  # a gap: the previous value belongs to an older slot
         self._last_fixed = now
 
+    async def prime_power_factor(self) -> SlotPowerFactor | None:
+        """Power factor of the latest complete slot from today's history (E7/CE).
+
+        A poll alone needs two consecutive 30-minute boundaries (up to 30 minutes after
+        a restart); call this once after :meth:`read` to have it at once. Costs one
+        Set and one Get; None without reactive energy or in the first slot of the day.
+        """
+        identity = self.identity or await self.read_identity()
+        last = self._last_fixed
+        if identity.reactive is None or last is None or self._power_factor is not None:
+            return self._power_factor
+        boundary = last[0]
+        index = boundary.hour * 2 + boundary.minute // 30
+        if index == 0:
+            return None
+        day = await self.read_history_day(0, today=boundary.date())
+        if day.reactive is None:
+            return None
+        p0, p1 = day.energy[index - 1], day.energy[index]
+        q0, q1 = day.reactive[index - 1], day.reactive[index]
+        if p0 is None or p1 is None or q0 is None or q1 is None:
+            return None
+        if self._power_factor is None and self._last_fixed == last:
+            self._power_factor = SlotPowerFactor(
+                slot_end=boundary,
+                active_kwh=identity.energy.to_kwh(identity.energy.delta(p0, p1)),
+                reactive_kvarh=identity.reactive.to_kwh(identity.reactive.delta(q0, q1)),
+            )
+        return self._power_factor
+
     async def read_history_day(self, days_ago: int, *, today: date | None = None) -> HvHistoryDay:
         """Select the day with E1, then read E7 (and C6, CE when offered) in one frame.
 
         ``today`` is the meter's local date; read from 0x98 when not given.
         """
         identity = self.identity or await self.read_identity()
+        async with self._history_lock:
+            return await self._read_history_day(identity, days_ago, today)
+
+    async def _read_history_day(
+        self, identity: HvIdentity, days_ago: int, today: date | None
+    ) -> HvHistoryDay:
         await self.client.set(self.eoj, HvEPC.HISTORY_DAY, encode_history1_day(days_ago))
         epcs: list[int] = [HvEPC.ACTIVE_HISTORY]
         if self._offered(HvEPC.DEMAND_HISTORY):
