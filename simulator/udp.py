@@ -20,6 +20,7 @@ announcement), ``move(host)`` (the address changes, like a new DHCP lease),
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import ipaddress
@@ -28,6 +29,9 @@ import socket
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .echonet import Frame, FrameError
+from .hv_meter import HvMeterConfig, SimulatedHvMeter
+from .meter import MeterConfig, SimulatedMeter
+from .timing import RealClock
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -264,3 +268,48 @@ class UdpMeterServer:
         await asyncio.sleep(0)
         self.host = host
         await self.start()
+
+
+# --- standalone -------------------------------------------------------------------------------
+
+
+def build_server(argv: list[str] | None = None) -> UdpMeterServer:
+    """The server ``python -m simulator.net`` runs (wall clock), from its arguments."""
+    parser = argparse.ArgumentParser(
+        prog="python -m simulator.net", description="A simulated meter on the network."
+    )
+    parser.add_argument("--meter", choices=["lv", "hv"], default="hv", help="0x0288 or 0x028A")
+    parser.add_argument("--host", default="127.0.0.2", help="a loopback address (or ::1)")
+    parser.add_argument("--port", type=int, default=ECHONET_PORT)
+    parser.add_argument("--release", default=None, help="Appendix release letter")
+    parser.add_argument("--seed", type=int, default=None)
+    args = parser.parse_args(argv)
+    clock = RealClock()
+    meter: MeterObject
+    if args.meter == "lv":
+        lv = MeterConfig(release=args.release or "R")
+        if args.seed is not None:
+            lv.seed = args.seed
+        meter = SimulatedMeter(lv, clock)
+    else:
+        hv = HvMeterConfig(release=args.release or "M")
+        if args.seed is not None:
+            hv.seed = args.seed
+        meter = SimulatedHvMeter(hv, clock)
+    return UdpMeterServer(meter, host=args.host, port=args.port)
+
+
+async def _serve(server: UdpMeterServer) -> None:
+    await server.start()
+    print(f"ECHONET Lite node at {server.address}; Ctrl-C stops it")
+    server.announce()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run one simulated network meter until Ctrl-C (``python -m simulator.net``)."""
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(build_server(argv)))

@@ -154,3 +154,18 @@ def test_junk_is_not_a_frame_a_client_may_accept() -> None:
         except EchonetDecodeError:
             continue
         assert not isinstance(frame.esv, ESV)  # the only kind that decodes: an unknown ESV
+
+
+def test_command_line_builds_loopback_servers() -> None:
+    from simulator.meter import SimulatedMeter
+    from simulator.udp import build_server
+
+    server = build_server(["--meter", "lv", "--host", "::1", "--port", "0"])
+    assert isinstance(server.meter, SimulatedMeter)
+    assert server.meter.config.release == "R"
+    assert server.group is None  # no IPv6 multicast on lo
+    hv_server = build_server(["--seed", "3"])
+    assert isinstance(hv_server.meter, SimulatedHvMeter)
+    assert hv_server.port == 3610
+    with pytest.raises(ValueError, match="loopback"):
+        build_server(["--host", "192.0.2.1"])
