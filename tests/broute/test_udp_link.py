@@ -471,3 +471,25 @@ async def test_requests_on_the_segment_are_ignored_quietly(
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert frames == []
     assert await client.get(LV_METER_EOJ, [EPC.DIGITS]) == {EPC.DIGITS: b"\x06"}
+
+
+async def test_two_meters_share_the_local_port(udp: UdpHarness) -> None:
+    """Two entries (or a flow's probe beside a running entry) all bind port 3610: every
+    answer reaches its owner whichever socket the kernel handed it to."""
+    port = _free_port()
+    lv = await udp.lv_server("127.0.0.2")
+    hv = await udp.hv_server("127.0.0.3")
+    lv.reply_port = hv.reply_port = port  # both answer to "3610" only
+    lv_client = await udp.client(udp.link(lv, "ipv4", local_port=port))
+    hv_client = await udp.client(udp.link(hv, "ipv4", local_port=port))
+    for _ in range(3):
+        lv_values, hv_values = await asyncio.gather(
+            lv_client.get(LV_METER_EOJ, [EPC.DIGITS]), hv_client.get(HV_METER_EOJ, [0xE5])
+        )
+        assert lv_values == {EPC.DIGITS: b"\x06"}
+        assert hv_values == {0xE5: b"\x08"}
+    # A config flow probing the high-voltage meter again while both links run.
+    node = await probe(hv.address, local_host="127.0.0.1", local_port=port, wait=0.5)
+    assert node.meter_class == "high_voltage"
+    assert await lv_client.get(LV_METER_EOJ, [EPC.DIGITS]) == {EPC.DIGITS: b"\x06"}
+    assert udp.links[0].dropped["other_sender"] == 0

@@ -347,6 +347,38 @@ class _Query:
     only: NodeAddress | None
 
 
+class _Routes:
+    """What every socket of the process shares: open queries and the links' meters.
+
+    Several sockets may be bound to port 3610 at once (two meters, or a config flow's
+    discovery while a meter is polled); the kernel hands a datagram to one of them, not
+    necessarily the one that asked. Routing by query TID and by the meter's address,
+    whichever socket received it, keeps every answer with its owner.
+    """
+
+    def __init__(self) -> None:
+        self.queries: dict[int, _Query] = {}
+        self.links: list[UdpLink] = []
+        self._tid = 0
+
+    def next_tid(self) -> int:
+        for _ in range(0x3FFF):
+            self._tid = (self._tid + 1) % 0x3FFF
+            tid = _QUERY_TID_BASE + self._tid
+            if tid not in self.queries:
+                return tid
+        raise NetworkUnreachableError("too many node-profile queries at once")
+
+    def link_for(self, source: NodeAddress) -> UdpLink | None:
+        for link in self.links:
+            if link.address.same_node(source):
+                return link
+        return None
+
+
+_ROUTES = _Routes()
+
+
 class _NodeSocket(asyncio.DatagramProtocol):
     """One UDP socket: node-profile queries of our own, everything else to ``on_frame``."""
 
@@ -354,8 +386,7 @@ class _NodeSocket(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self.on_frame: Callable[[bytes, Frame, NodeAddress], None] | None = None
         self._send_error: OSError | None = None
-        self._queries: dict[int, _Query] = {}
-        self._tid = 0
+        self._queries: set[int] = set()  # TIDs of this socket's open queries
         self.junk = _RateLimitedLog(
             "malformed ECHONET Lite datagrams", log_interval, logging.WARNING
         )
@@ -394,8 +425,9 @@ class _NodeSocket(asyncio.DatagramProtocol):
         if self.transport is not None:
             self.transport.close()
             self.transport = None
-        for query in self._queries.values():
-            if not query.future.done():
+        for tid in self._queries:
+            query = _ROUTES.queries.pop(tid, None)
+            if query is not None and not query.future.done():
                 query.future.set_result(None)
         self._queries.clear()
 
@@ -431,7 +463,7 @@ class _NodeSocket(asyncio.DatagramProtocol):
             return
         if frame.esv in _REQUESTS:
             return
-        query = self._queries.get(frame.tid)
+        query = _ROUTES.queries.get(frame.tid)
         if (
             query is not None
             and frame.esv in _GET_ANSWERS | {ESV.INF}
@@ -445,8 +477,16 @@ class _NodeSocket(asyncio.DatagramProtocol):
             if done and not query.future.done():
                 query.future.set_result(None)
             return
-        if self.on_frame is not None:
-            self.on_frame(data, frame, source)
+        if frame.esv == ESV.INF and frame.seoj[:2] == NODE_PROFILE_EOJ[:2]:
+            # An instance list announcement (a node that just started, maybe a moved
+            # meter): every repairing link may look now.
+            for each in _ROUTES.links:
+                each._hint.set()
+        link = _ROUTES.link_for(source)
+        if link is not None:
+            link._on_frame(data, frame, source)
+        elif self.on_frame is not None:
+            self.on_frame(data, frame, source)  # the owner counts a stranger
 
     # --- sending ---------------------------------------------------------------------------
 
@@ -485,11 +525,11 @@ class _NodeSocket(asyncio.DatagramProtocol):
         NetworkUnreachableError if the datagram could not be sent at all.
         """
         loop = asyncio.get_running_loop()
-        self._tid = (self._tid + 1) % 0x3FFF
-        tid = _QUERY_TID_BASE + self._tid
+        tid = _ROUTES.next_tid()
         only = None if target.is_multicast else target
         query = _Query(tid, loop.create_future(), {}, stop, only)
-        self._queries[tid] = query
+        _ROUTES.queries[tid] = query
+        self._queries.add(tid)
         try:
             if self.transport is None:
                 raise NetworkUnreachableError("the socket is closed")
@@ -505,7 +545,8 @@ class _NodeSocket(asyncio.DatagramProtocol):
                 async with asyncio.timeout(wait):
                     await query.future
         finally:
-            self._queries.pop(tid, None)
+            _ROUTES.queries.pop(tid, None)
+            self._queries.discard(tid)
         return [_node_from_frame(source, frame) for source, frame in query.answers.values()]
 
 
@@ -775,6 +816,7 @@ class UdpLink(Link):
             raise
         sock.on_frame = self._on_frame
         self._socket = sock
+        _ROUTES.links.append(self)
         try:
             found = await self._locate()
         except NetworkMeterError as err:
@@ -831,10 +873,6 @@ class UdpLink(Link):
     # --- internals ----------------------------------------------------------------------------
 
     def _on_frame(self, data: bytes, frame: Frame, source: NodeAddress) -> None:
-        if frame.esv == ESV.INF and frame.seoj[:2] == NODE_PROFILE_EOJ[:2]:
-            # An instance list announcement (a node that just started): worth a look now
-            # if we are searching.
-            self._hint.set()
         if not source.same_node(self._address):
             _LOGGER.debug("Ignoring a frame from %s", source.redacted())
             self._others.note("not the meter's address")
@@ -901,6 +939,8 @@ class UdpLink(Link):
                 self._repair_task = None
 
     async def _close_socket(self) -> None:
+        if self in _ROUTES.links:
+            _ROUTES.links.remove(self)
         sock, self._socket = self._socket, None
         if sock is not None:
             sock.close()
