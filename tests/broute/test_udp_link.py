@@ -39,7 +39,7 @@ from custom_components.broute_meter.broute.links.udp import (
     parse_address,
     probe,
 )
-from simulator import UdpMeterServer, echonet as sim_echonet
+from simulator import HvMeterConfig, SimulatedHvMeter, UdpMeterServer, echonet as sim_echonet
 
 from .udp_harness import FAMILIES, UdpHarness, hosts, wait_for
 
@@ -493,3 +493,21 @@ async def test_two_meters_share_the_local_port(udp: UdpHarness) -> None:
     assert node.meter_class == "high_voltage"
     assert await lv_client.get(LV_METER_EOJ, [EPC.DIGITS]) == {EPC.DIGITS: b"\x06"}
     assert udp.links[0].dropped["other_sender"] == 0
+
+
+async def test_discovery_hears_a_d5_announcement(udp: UdpHarness) -> None:
+    """A node that misses the group Get but announces itself (INF of D5) is listed."""
+    port = _free_port()
+    # Not in the group: deaf to the multicast Get.
+    late = UdpMeterServer(
+        SimulatedHvMeter(HvMeterConfig(), udp.clock), host="127.0.0.2", group=None
+    )
+    await udp._start(late)
+    late.controller = ("127.0.0.1", port)
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.1, late.announce)
+    nodes = await discover(
+        target=f"224.0.23.0:{late.port}", local_host="127.0.0.1", local_port=port, wait=0.4
+    )
+    assert [node.meter_class for node in nodes] == ["high_voltage"]
+    assert nodes[0].identification is not None  # asked again by unicast

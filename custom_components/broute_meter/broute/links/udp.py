@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import errno
 import ipaddress
 import logging
@@ -345,6 +345,8 @@ class _Query:
     answers: dict[str, tuple[NodeAddress, Frame]]
     stop: Callable[[DiscoveredNode], bool] | None
     only: NodeAddress | None
+    #: D5 announcements heard during a group query (nodes that did not answer it).
+    announced: dict[str, tuple[NodeAddress, Frame]] = field(default_factory=dict)
 
 
 class _Routes:
@@ -479,9 +481,13 @@ class _NodeSocket(asyncio.DatagramProtocol):
             return
         if frame.esv == ESV.INF and frame.seoj[:2] == NODE_PROFILE_EOJ[:2]:
             # An instance list announcement (a node that just started, maybe a moved
-            # meter): every repairing link may look now.
+            # meter): every repairing link may look now, every group search notes it.
             for each in _ROUTES.links:
                 each._hint.set()
+            if frame.property(EPC.INSTANCE_LIST_NOTIFICATION):
+                for open_query in _ROUTES.queries.values():
+                    if open_query.only is None:
+                        open_query.announced.setdefault(source.host, (source, frame))
         link = _ROUTES.link_for(source)
         if link is not None:
             link._on_frame(data, frame, source)
@@ -516,12 +522,24 @@ class _NodeSocket(asyncio.DatagramProtocol):
         wait: float,
         *,
         stop: Callable[[DiscoveredNode], bool] | None = None,
-        epcs: tuple[int, ...] = _NODE_EPCS,
     ) -> list[DiscoveredNode]:
+        """Nodes that answered (see :meth:`query_announced`)."""
+        nodes, _ = await self.query_announced(target, wait, stop=stop)
+        return nodes
+
+    async def query_announced(
+        self,
+        target: NodeAddress,
+        wait: float,
+        *,
+        stop: Callable[[DiscoveredNode], bool] | None = None,
+        epcs: tuple[int, ...] = _NODE_EPCS,
+    ) -> tuple[list[DiscoveredNode], list[NodeAddress]]:
         """Get node-profile properties from ``target`` (a node or a group).
 
         A unicast query returns at the first answer; a group query collects answers for
-        ``wait`` seconds, or until ``stop`` accepts one. Raises
+        ``wait`` seconds, or until ``stop`` accepts one. Also returns the addresses of
+        nodes that announced themselves (D5) meanwhile without answering. Raises
         NetworkUnreachableError if the datagram could not be sent at all.
         """
         loop = asyncio.get_running_loop()
@@ -547,7 +565,9 @@ class _NodeSocket(asyncio.DatagramProtocol):
         finally:
             _ROUTES.queries.pop(tid, None)
             self._queries.discard(tid)
-        return [_node_from_frame(source, frame) for source, frame in query.answers.values()]
+        nodes = [_node_from_frame(source, frame) for source, frame in query.answers.values()]
+        announced = [src for host, (src, _) in query.announced.items() if host not in query.answers]
+        return nodes, announced
 
 
 def _bind_error(err: OSError) -> NetworkMeterError:
@@ -639,6 +659,9 @@ async def discover(
 ) -> list[DiscoveredNode]:
     """Find ECHONET Lite nodes: a Get of the node profile's D6/83/8A to ``target``.
 
+    Nodes that do not answer it but announce themselves (INF of D5) during the wait are
+    asked again by unicast.
+
     ``target`` defaults to the ECHONET Lite group of the family (224.0.23.0, or ff02::1
     on ``interface``); a unicast address asks one node. Answers are collected for
     ``wait`` seconds (at most 3 s is sensible in a config flow). Returns every node
@@ -659,7 +682,12 @@ async def discover(
         fallback_port=True,
     )
     try:
-        nodes = await sock.query(goal, wait)
+        nodes, announced = await sock.query_announced(goal, wait)
+        # Nodes heard only by their D5 announcement: ask each one for 0x83/8A.
+        known = {node.address.host for node in nodes}
+        for address in announced:
+            if address.host not in known:
+                nodes += await sock.query(address, min(wait, 0.5))
     finally:
         sock.close()
     return sorted(nodes, key=lambda node: (node.address.ip.version, int(node.address.ip)))
