@@ -511,3 +511,16 @@ async def test_discovery_hears_a_d5_announcement(udp: UdpHarness) -> None:
     )
     assert [node.meter_class for node in nodes] == ["high_voltage"]
     assert nodes[0].identification is not None  # asked again by unicast
+
+
+async def test_ipv4_interface_by_name(udp: UdpHarness) -> None:
+    """The flow may name the interface ("lo" here) instead of giving one of its addresses."""
+    server = await udp.hv_server("127.0.0.2")
+    nodes = await discover(
+        target=f"224.0.23.0:{server.port}",
+        local_host="127.0.0.1",
+        local_port=0,
+        interface="lo",
+        wait=0.3,
+    )
+    assert [node.address.host for node in nodes] == ["127.0.0.2"]

@@ -581,9 +581,9 @@ def _make_socket(
 ) -> socket.socket:
     """A non-blocking UDP socket bound for ECHONET Lite, multicast kept on one link.
 
-    Multicast leaves through ``interface`` (for IPv4 an address of the interface, for
-    IPv6 its name or index) or through the interface of ``local_host``, with a hop
-    limit of 1: ECHONET Lite discovery never crosses a router.
+    Multicast leaves through ``interface`` (its name or index; for IPv4 also one of its
+    addresses) or through the interface of ``local_host``, with a hop limit of 1:
+    ECHONET Lite discovery never crosses a router.
     """
     sock = socket.socket(family, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
     try:
@@ -610,21 +610,34 @@ def _make_socket(
         else:
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
             host = local_host or _ANY_IPV4
-            if_addr = interface or (host if local_host_is_specific(host) else None)
-            if if_addr:
-                sock.setsockopt(
-                    socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(if_addr)
-                )
+            # The interface by one of its addresses or by name (ip_mreqn with its index).
+            if_addr, if_index = _ipv4_interface(
+                interface or (host if local_host_is_specific(host) else None)
+            )
+            mreqn = struct.pack("=4s4si", bytes(4), socket.inet_aton(if_addr), if_index)
+            if if_index or if_addr != _ANY_IPV4:
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
             sock.bind((host, local_port))
             if not local_host_is_specific(host):
                 # Bound to all addresses: also hear the meters' multicast INF.
-                mreq = socket.inet_aton(IPV4_MULTICAST) + socket.inet_aton(if_addr or _ANY_IPV4)
+                group = socket.inet_aton(IPV4_MULTICAST)
                 with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+                    sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, group + mreqn[4:])
     except BaseException:
         sock.close()
         raise
     return sock
+
+
+def _ipv4_interface(interface: str | None) -> tuple[str, int]:
+    """(address, index) naming an IPv4 interface for multicast; one of them is set."""
+    if not interface:
+        return _ANY_IPV4, 0
+    try:
+        ipaddress.IPv4Address(interface)
+    except ValueError:
+        return _ANY_IPV4, _interface_index(interface)
+    return interface, 0
 
 
 def local_host_is_specific(host: str) -> bool:
