@@ -524,3 +524,13 @@ async def test_ipv4_interface_by_name(udp: UdpHarness) -> None:
         wait=0.3,
     )
     assert [node.address.host for node in nodes] == ["127.0.0.2"]
+
+
+async def test_discovery_family_argument(udp: UdpHarness) -> None:
+    server = await udp.hv_server("127.0.0.2")
+    with pytest.raises(InvalidAddressError):
+        await discover(family="ipx")
+    nodes = await discover(
+        family="ipv4", target=f"224.0.23.0:{server.port}", local_host="127.0.0.1", wait=0.3
+    )
+    assert len(nodes) == 1

@@ -668,6 +668,7 @@ async def discover(
     local_host: str | None = None,
     local_port: int = ECHONET_PORT,
     interface: str | None = None,
+    family: str | None = None,
     wait: float = 3.0,
 ) -> list[DiscoveredNode]:
     """Find ECHONET Lite nodes: a Get of the node profile's D6/83/8A to ``target``.
@@ -675,20 +676,26 @@ async def discover(
     Nodes that do not answer it but announce themselves (INF of D5) during the wait are
     asked again by unicast.
 
-    ``target`` defaults to the ECHONET Lite group of the family (224.0.23.0, or ff02::1
-    on ``interface``); a unicast address asks one node. Answers are collected for
-    ``wait`` seconds (at most 3 s is sensible in a config flow). Returns every node
-    that answered, meters or not, sorted by address; use ``node.is_meter``. If the
-    local port is taken (the integration already runs a network meter) an ephemeral
-    port is used, which nodes answering to the source port still reach.
+    ``target`` defaults to the ECHONET Lite group of ``family`` ("ipv4": 224.0.23.0,
+    "ipv6": ff02::1 on ``interface``; by default the family of ``local_host``, else
+    IPv6); a unicast address asks one node. Answers are collected for ``wait`` seconds
+    (at most 3 s is sensible in a config flow). Returns every node that answered,
+    meters or not, sorted by address; use ``node.is_meter``. The local port is shared
+    with running links of this process; if another program holds it exclusively, an
+    ephemeral port is used (nodes answering to the source port still reach it).
 
     Raises NetworkUnreachableError / NetworkPortBusyError / InvalidAddressError.
     """
     goal = None if target is None else _as_address(target, interface)
-    family = _family_of(local_host, goal)
-    goal = goal or _default_target(family, interface)
+    if family is None:
+        address_family = _family_of(local_host, goal)
+    elif family in ("ipv4", "ipv6"):
+        address_family = socket.AF_INET if family == "ipv4" else socket.AF_INET6
+    else:
+        raise InvalidAddressError("family is 'ipv4' or 'ipv6'")
+    goal = goal or _default_target(address_family, interface)
     sock = await _NodeSocket.open(
-        family,
+        address_family,
         local_host=local_host,
         local_port=local_port,
         interface=interface,
