@@ -165,7 +165,10 @@ async def test_ipv6_discovery_to_a_configured_target(udp: UdpHarness) -> None:
 
 async def test_discovery_with_nobody_there_is_empty(udp: UdpHarness) -> None:
     port = _free_port()
-    assert await discover(target=f"224.0.23.0:{port}", local_host="127.0.0.1", wait=0.2) == []
+    assert (
+        await discover(target=f"224.0.23.0:{port}", local_host="127.0.0.1", local_port=0, wait=0.2)
+        == []
+    )
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -531,6 +534,10 @@ async def test_discovery_family_argument(udp: UdpHarness) -> None:
     with pytest.raises(InvalidAddressError):
         await discover(family="ipx")
     nodes = await discover(
-        family="ipv4", target=f"224.0.23.0:{server.port}", local_host="127.0.0.1", wait=0.3
+        family="ipv4",
+        target=f"224.0.23.0:{server.port}",
+        local_host="127.0.0.1",
+        local_port=0,
+        wait=0.3,
     )
     assert len(nodes) == 1
