@@ -61,7 +61,7 @@ async def _fault(server: UdpMeterServer, kind: str, family: str, rng: random.Ran
         case "silent":
             server.silent = True
         case "reboot":
-            server.reboot(0.7)  # longer than one request with its retry
+            server.reboot(1.5)  # longer than one request with its retry
         case "move":
             await server.move("127.0.0.3" if server.host == "127.0.0.2" else "127.0.0.2")
         case "intruder":
