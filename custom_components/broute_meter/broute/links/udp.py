@@ -939,7 +939,8 @@ class UdpLink(Link):
         timing = self.timing
         nodes = await sock.query(self._address, timing.probe_timeout)
         for node in nodes:
-            if self._matches(node):
+            # At its own address a node that does not tell its number is taken on trust.
+            if node.identification is None or self._matches(node):
                 if self._identification is None:
                     self._identification = node.identification
                 return self._address
