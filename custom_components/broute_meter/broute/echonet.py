@@ -144,6 +144,14 @@ class HvEPC(IntEnum):
     DEMAND_UNIT = 0xC5
     DEMAND_HISTORY = 0xC6
     CUMULATIVE_MAX_DEMAND_UNIT = 0xC7
+    # Lagging reactive energy "for power-factor measurement" (optional): the current
+    # value and the one at the last 30-minute boundary (date-time 7 + u32), digits,
+    # unit, and the 48-slot history of the day chosen with E1.
+    REACTIVE_LAG = 0xCA
+    FIXED_TIME_REACTIVE_LAG = 0xCB
+    REACTIVE_LAG_DIGITS = 0xCC
+    REACTIVE_LAG_UNIT = 0xCD
+    REACTIVE_LAG_HISTORY = 0xCE
     COEFFICIENT = 0xD3
     COEFFICIENT_MULTIPLIER = 0xD4
     BILLING_DAY = 0xE0
@@ -408,7 +416,7 @@ _UNITS: dict[int, Decimal] = {
 
 
 def decode_unit(edt: bytes) -> Decimal:
-    """E1 (and 0x028A C5/C7/E6): the size of one register step (kWh or kW)."""
+    """E1 (and 0x028A C5/C7/CD/E6): the size of one register step (kWh, kW or kvarh)."""
     _expect_len(edt, 1, "unit")
     try:
         return _UNITS[edt[0]]
@@ -455,7 +463,7 @@ def decode_coefficient_multiplier(edt: bytes) -> Decimal:
 
 
 def decode_digits(edt: bytes) -> int:
-    """D7 (and 0x028A C4/E5): number of effective digits of the register, 1-8."""
+    """D7 (and 0x028A C4/CC/E5): number of effective digits of the register, 1-8."""
     _expect_len(edt, 1, "effective digits")
     if not 1 <= edt[0] <= 8:
         raise EchonetDecodeError(f"effective digits out of range: {edt[0]}")
@@ -471,7 +479,7 @@ class FixedTimeReading:
 
 
 def decode_fixed_time(edt: bytes) -> FixedTimeReading:
-    """EA/EB (and 0x028A C3/E2/E3): YYYY MM DD hh mm ss + u32."""
+    """EA/EB (and 0x028A C3/CA/CB/E2/E3/E4): YYYY MM DD hh mm ss + u32."""
     _expect_len(edt, 11, "fixed-time reading")
     stamp = _datetime(edt, 0, seconds=True, what="fixed-time reading")
     return FixedTimeReading(stamp, _register(_u32(edt, 7)))
@@ -496,7 +504,7 @@ class History1:
 
 
 def decode_history1(edt: bytes) -> History1:
-    """E2/E4 (and 0x028A C6/E7): u16 day + 48 x u32."""
+    """E2/E4 (and 0x028A C6/CE/E7): u16 day + 48 x u32."""
     _expect_len(edt, 2 + 4 * History1.SLOTS, "history 1")
     day = int.from_bytes(edt[:2], "big")
     values = tuple(_register(v) for (v,) in struct.iter_unpack(">I", edt[2:]))

@@ -102,3 +102,42 @@ class PropertyNotAvailableError(BRouteError):
 
 class EchonetDecodeError(BRouteError):
     """An ECHONET Lite frame or property value is malformed."""
+
+
+# --- meters on the network (ECHONET Lite over UDP) ---------------------------------
+
+
+class NetworkMeterError(BRouteError):
+    """A meter on the network (Wi-Fi B-route, high-voltage terminal) cannot be used."""
+
+    translation_key = "network_error"
+
+
+class InvalidAddressError(NetworkMeterError):
+    """The address is not an IPv4 or IPv6 address (with an optional ``%scope``)."""
+
+    translation_key = "network_invalid_address"
+
+
+class NetworkUnreachableError(NetworkMeterError):
+    """The operating system cannot send to the address (no route, no such interface)."""
+
+    translation_key = "network_unreachable"
+
+
+class NoAnswerError(NetworkMeterError):
+    """Nothing answered ECHONET Lite at the address (or on the segment) in time."""
+
+    translation_key = "network_no_answer"
+
+
+class NotAMeterError(NetworkMeterError):
+    """An ECHONET Lite node answered, but it holds no smart electric energy meter."""
+
+    translation_key = "network_not_a_meter"
+
+
+class NetworkPortBusyError(NetworkMeterError):
+    """The local UDP port (3610 by default) is held by another program."""
+
+    translation_key = "network_port_busy"
