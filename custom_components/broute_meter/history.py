@@ -10,8 +10,8 @@ and ``…_energy_export`` and keeps them complete:
   after the last stored row, continuing that row's ``sum``;
 * every hour (and whenever the coordinator recovers) it appends the new hours.
 
-Every radio request goes through the shared session one at a time, so live polls
-slot in between; nothing holds the session for longer than one request.
+Every radio request goes through the meter's one ECHONET Lite client, one at a time,
+so live polls slot in between; nothing holds the client for longer than one request.
 """
 
 from __future__ import annotations
@@ -52,19 +52,8 @@ from homeassistant.util import dt as dt_util, slugify
 from homeassistant.util.unit_conversion import EnergyConverter
 import probatio
 
-from .broute.echonet import (
-    EPC,
-    decode_date,
-    decode_history1,
-    decode_time,
-    encode_history1_day,
-)
-from .broute.errors import (
-    BRouteError,
-    EchonetDecodeError,
-    PropertyNotAvailableError,
-    SessionUnavailableError,
-)
+from .broute.errors import BRouteError, SessionUnavailableError
+from .broute.meters.low_voltage import MAX_DAYS_AGO, Direction as Flow
 from .const import DOMAIN
 
 if TYPE_CHECKING:
@@ -72,22 +61,13 @@ if TYPE_CHECKING:
 
     from homeassistant.config_entries import ConfigEntry
 
-    from .broute.echonet import EnergyScale
+    from .broute.meters.low_voltage import EnergyScale, HistoryDay
 
 _LOGGER = logging.getLogger(__name__)
 
-# ECHONET Lite properties of the low-voltage meter (class 0x0288) used here.
-EPC_TIME: Final = EPC.CURRENT_TIME
-EPC_DATE: Final = EPC.CURRENT_DATE
-EPC_HISTORY_FORWARD: Final = EPC.HISTORY1_FORWARD
-EPC_HISTORY_REVERSE: Final = EPC.HISTORY1_REVERSE
-EPC_HISTORY_DAY: Final = EPC.HISTORY1_DAY
-
 METER_TIME_ZONE: Final = "Asia/Tokyo"
-SLOTS_PER_DAY: Final = 48
 SLOT: Final = timedelta(minutes=30)
 HOUR: Final = timedelta(hours=1)
-MAX_DAYS_AGO: Final = 99
 
 DEFAULT_HISTORY_DAYS: Final = 44
 MIN_HISTORY_DAYS: Final = 1
@@ -118,28 +98,31 @@ class Direction(StrEnum):
     EXPORT = "export"
 
 
-_EPC_OF: Final = {
-    Direction.IMPORT: EPC_HISTORY_FORWARD,
-    Direction.EXPORT: EPC_HISTORY_REVERSE,
-}
+_FLOW_OF: Final = {Direction.IMPORT: Flow.FORWARD, Direction.EXPORT: Flow.REVERSE}
 
 
-class HistorySession(Protocol):
-    """The part of ``MeterSession`` the history job uses."""
+class HistoryMeter(Protocol):
+    """The part of ``LowVoltageMeter`` the history job uses."""
 
-    async def get(self, *epcs: int) -> dict[int, bytes]:
-        """Read properties (one radio round trip)."""
+    async def read_clock(self, *, on_request: Callable[[], None] | None = None) -> datetime | None:
+        """The meter's date and time, naive Japan time (one radio round trip)."""
 
-    async def set(self, epc: int, edt: bytes) -> None:
-        """Write one property with SetC (one radio round trip)."""
+    async def read_history_day(
+        self,
+        days_ago: int,
+        directions: Iterable[Flow],
+        *,
+        on_request: Callable[[], None] | None = None,
+    ) -> HistoryDay | None:
+        """One day of 30-minute readings (two radio round trips)."""
 
 
 class HistorySource(Protocol):
     """What the history job needs from the coordinator."""
 
     @property
-    def session(self) -> HistorySession | None:
-        """The live session, or None while there is none."""
+    def meter(self) -> HistoryMeter | None:
+        """The meter model, or None while there is none."""
 
     @property
     def scale(self) -> EnergyScale | None:
@@ -428,25 +411,16 @@ class HistoryImporter:
             self._tz = tz
         return self._tz
 
-    def _session(self) -> HistorySession:
-        session = self._source.session
-        if session is None:
-            raise SessionUnavailableError("no session")
-        return session
+    def _meter(self) -> HistoryMeter:
+        meter = self._source.meter
+        if meter is None:
+            raise SessionUnavailableError("no meter connection")
+        return meter
 
     async def _async_meter_clock(self, tz: tzinfo) -> datetime | None:
         """Read the meter's date and time; None if it does not offer them."""
-        try:
-            values = await self._session().get(EPC_DATE, EPC_TIME)
-        except PropertyNotAvailableError:
-            return None
-        finally:
-            self.status.round_trips += 1
-        if not values.get(EPC_DATE) or not values.get(EPC_TIME):
-            return None
-        day = decode_date(values[EPC_DATE])
-        clock = decode_time(values[EPC_TIME])
-        return datetime.combine(day, time(clock.hour, clock.minute), tzinfo=tz)
+        clock = await self._meter().read_clock(on_request=self._count_round_trip)
+        return None if clock is None else clock.replace(tzinfo=tz)
 
     async def _async_anchor(self, direction: Direction, before: datetime | None) -> _Anchor | None:
         """Return the last stored row (or the last one starting before ``before``)."""
@@ -530,7 +504,7 @@ class HistoryImporter:
 
         clock_date: date | None = None  # last date read from the meter itself
         for day in dates:
-            values: dict[int, bytes] | None = None
+            values: HistoryDay | None = None
             while True:
                 est = (self._now() + offset).astimezone(tz)
                 near_midnight = _near_midnight(est)
@@ -560,21 +534,16 @@ class HistoryImporter:
                 continue
             limit = self._now() + offset
             had_data = False
-            if values.get(EPC_HISTORY_FORWARD) and Direction.EXPORT in series:
+            if Flow.FORWARD in values.slots and Direction.EXPORT in series:
                 # A meter without reverse metering refuses E4 next to a valid E2.
-                self._export_supported = bool(values.get(EPC_HISTORY_REVERSE))
+                self._export_supported = Flow.REVERSE in values.slots
             for direction, s in series.items():
-                edt = values.get(_EPC_OF[direction])
-                if not edt:
+                slots = values.slots.get(_FLOW_OF[direction])
+                if slots is None:
                     continue
-                history = decode_history1(edt)
-                if history.day != days_ago:
-                    raise EchonetDecodeError(f"history for day {history.day} instead of {days_ago}")
-                if len(history.values) != SLOTS_PER_DAY:
-                    raise EchonetDecodeError("history day without 48 slots")
                 readings = [
                     (datetime.combine(day, time(0), tzinfo=tz) + i * SLOT, raw)
-                    for i, raw in enumerate(history.values)
+                    for i, raw in enumerate(slots)
                 ]
                 had_data |= any(raw is not None for _, raw in readings)
                 _accumulate(s, readings, scale, limit)
@@ -590,22 +559,14 @@ class HistoryImporter:
 
     async def _async_read_day(
         self, days_ago: int, directions: list[Direction]
-    ) -> dict[int, bytes] | None:
-        """Select a day with E5 and read its history; None if the meter lacks it."""
-        session = self._session()
-        try:
-            await session.set(EPC_HISTORY_DAY, encode_history1_day(days_ago))
-        except PropertyNotAvailableError:
-            return None
-        finally:
-            self.status.round_trips += 1
-        try:
-            values = await session.get(*(_EPC_OF[d] for d in directions))
-        except PropertyNotAvailableError:
-            return None
-        finally:
-            self.status.round_trips += 1
-        return values
+    ) -> HistoryDay | None:
+        """Read one day of the meter's history; None if the meter lacks it."""
+        return await self._meter().read_history_day(
+            days_ago, [_FLOW_OF[d] for d in directions], on_request=self._count_round_trip
+        )
+
+    def _count_round_trip(self) -> None:
+        self.status.round_trips += 1
 
     def _flush(self, all_series: Iterable[_Series], scale: EnergyScale) -> None:
         """Hand the rows of the day just read to the recorder."""

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from custom_components.broute_meter.broute import MeterSession, SessionTiming
+from custom_components.broute_meter.broute import ConnectionTiming, LinkState, MeterConnection
+from custom_components.broute_meter.broute.echonet import LV_METER_EOJ
+from custom_components.broute_meter.broute.errors import SessionUnavailableError
 from simulator import JST, DongleModel, ManualClock, MeterConfig, Simulator, TimingModel
 
 if TYPE_CHECKING:
@@ -25,11 +27,11 @@ TRANSPORTS = ["pty", "socket"]
 
 
 class Harness:
-    """Starts simulators and sessions and tears all of them down after the test."""
+    """Starts simulators and connections and tears all of them down after the test."""
 
     def __init__(self) -> None:
         self.sims: list[Simulator] = []
-        self.sessions: list[MeterSession] = []
+        self.sessions: list[MeterConnection] = []
 
     async def sim(
         self,
@@ -51,11 +53,16 @@ class Harness:
         url = await (sim.start_pty() if transport == "pty" else sim.start_socket())
         return sim, url
 
-    def session(self, url: str, **kwargs: Any) -> MeterSession:
-        kwargs.setdefault("timing", SessionTiming.fast())
-        session = MeterSession(url, RBID, PASSWORD, **kwargs)
-        self.sessions.append(session)
-        return session
+    def session(
+        self, url: str, *, states: list[LinkState] | None = None, **kwargs: Any
+    ) -> MeterConnection:
+        """A connection (not opened); ``states`` collects every state the link reports."""
+        kwargs.setdefault("timing", ConnectionTiming.fast())
+        conn = MeterConnection(url, RBID, PASSWORD, **kwargs)
+        if states is not None:
+            conn.add_status_listener(lambda status: states.append(status.state))
+        self.sessions.append(conn)
+        return conn
 
     async def close(self) -> None:
         for session in self.sessions:
@@ -72,6 +79,23 @@ async def harness(socket_enabled: None) -> AsyncIterator[Harness]:
         yield h
     finally:
         await h.close()
+
+
+async def get(conn: MeterConnection, *epcs: int) -> dict[int, bytes]:
+    """Read properties of the low-voltage meter through the connection's client."""
+    return await conn.client.get(LV_METER_EOJ, epcs)
+
+
+async def get_when_up(conn: MeterConnection, *epcs: int, limit: float = 10.0) -> dict[int, bytes]:
+    """Read as a poller does: a request that meets a link under repair fails at once,
+    so wait for the link to report UP again and ask once more (bounded)."""
+    async with asyncio.timeout(limit):
+        while True:
+            try:
+                return await get(conn, *epcs)
+            except SessionUnavailableError:
+                while not conn.status.up:  # noqa: ASYNC110 - the link's state, polled
+                    await asyncio.sleep(0.01)
 
 
 async def eventually(check: Callable[[], bool], limit: float = 3.0) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from custom_components.broute_meter.broute import SessionTiming
+from custom_components.broute_meter.broute import ConnectionTiming
 from custom_components.broute_meter.broute.__main__ import (
     EXIT_AUTH,
     EXIT_DONGLE,
@@ -40,7 +40,7 @@ def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def _probe(*argv: str) -> tuple[int, str]:
     out = io.StringIO()
-    code = await async_main(["probe", *argv], timing=SessionTiming.fast(), out=out)
+    code = await async_main(["probe", *argv], timing=ConnectionTiming.fast(), out=out)
     return code, out.getvalue()
 
 

@@ -16,7 +16,7 @@ from custom_components.broute_meter.broute.errors import (
     DongleNotRespondingError,
     TransportLostError,
 )
-from custom_components.broute_meter.broute.skstack import (
+from custom_components.broute_meter.broute.links.skstack import (
     Dialect,
     Event,
     PanDescription,

@@ -19,7 +19,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 
 from custom_components.broute_meter import coordinator as coordinator_module
-from custom_components.broute_meter.broute.session import PanDescriptor, SessionTiming
+from custom_components.broute_meter.broute import ConnectionTiming, PanDescriptor
 from custom_components.broute_meter.const import (
     CONF_PAN,
     CONF_PASSWORD,
@@ -72,7 +72,7 @@ def auto_enable_custom_integrations(recorder_mock: Any, enable_custom_integratio
 @pytest.fixture(autouse=True)
 def fast_session(monkeypatch: pytest.MonkeyPatch) -> None:
     """Sessions opened by the integration use compressed timings."""
-    monkeypatch.setattr(coordinator_module, "SESSION_TIMING", SessionTiming.fast())
+    monkeypatch.setattr(coordinator_module, "CONNECTION_TIMING", ConnectionTiming.fast())
 
 
 type SimFactory = Callable[..., Awaitable[Simulator]]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from datetime import datetime, timedelta
 from decimal import Decimal
 import logging
@@ -29,7 +28,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.broute_meter import coordinator as coordinator_module
-from custom_components.broute_meter.broute.session import SessionTiming
+from custom_components.broute_meter.broute import ConnectionTiming
 from custom_components.broute_meter.const import DOMAIN
 from simulator import JST, ManualClock, MeterConfig, SimulatedMeter, Simulator
 
@@ -273,10 +272,8 @@ async def test_unavailable_and_back(
     # three-second outage is seen by the polls instead of being waited out.
     monkeypatch.setattr(
         coordinator_module,
-        "SESSION_TIMING",
-        dataclasses.replace(
-            SessionTiming.fast(),
-            recovery_wait=0.2,
+        "CONNECTION_TIMING",
+        ConnectionTiming.fast().evolve(
             request_timeout=0.2,
             command_timeout=0.3,
             retries=1,

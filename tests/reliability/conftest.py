@@ -16,7 +16,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.broute_meter import coordinator as coordinator_module
-from custom_components.broute_meter.broute.session import PanDescriptor, SessionTiming
+from custom_components.broute_meter.broute import ConnectionTiming, PanDescriptor
 from custom_components.broute_meter.const import (
     CONF_PAN,
     CONF_PASSWORD,
@@ -49,10 +49,10 @@ def integration(recorder_mock: Any, enable_custom_integrations: None) -> None:
 
 
 @pytest.fixture
-def session_timing(monkeypatch: pytest.MonkeyPatch) -> SessionTiming:
+def session_timing(monkeypatch: pytest.MonkeyPatch) -> ConnectionTiming:
     """Sessions opened by the integration use compressed timings (tests may replace them)."""
-    timing = SessionTiming.fast()
-    monkeypatch.setattr(coordinator_module, "SESSION_TIMING", timing)
+    timing = ConnectionTiming.fast()
+    monkeypatch.setattr(coordinator_module, "CONNECTION_TIMING", timing)
     return timing
 
 
