@@ -12,13 +12,20 @@ import pytest
 from custom_components.broute_meter.broute import ConnectionTiming, LinkState, MeterConnection
 from custom_components.broute_meter.broute.echonet import LV_METER_EOJ
 from custom_components.broute_meter.broute.errors import SessionUnavailableError
-from simulator import JST, DongleModel, ManualClock, MeterConfig, Simulator, TimingModel
+from simulator import (
+    JST,
+    TEST_PASSWORD,
+    TEST_RBID,
+    DongleModel,
+    ManualClock,
+    MeterConfig,
+    Simulator,
+    TimingModel,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
-RBID = "00112233445566778899AABBCCDD1234"
-PASSWORD = "0123456789AB"
 # A fixed instant keeps the simulated load (and so the ground truth) still during a test.
 START = datetime(2026, 11, 15, 12, 10, tzinfo=JST)
 
@@ -38,13 +45,13 @@ class Harness:
         transport: str = "socket",
         model: DongleModel = DongleModel.BP35C2,
         *,
-        password: str = PASSWORD,
+        password: str = TEST_PASSWORD,
         **meter: Any,
     ) -> tuple[Simulator, str]:
         sim = Simulator(
             model=model,
             meter=MeterConfig(**meter),
-            rbid=RBID,
+            rbid=TEST_RBID,
             password=password,
             timing=TimingModel.fast(),
             clock=ManualClock(START),
@@ -58,7 +65,7 @@ class Harness:
     ) -> MeterConnection:
         """A connection (not opened); ``states`` collects every state the link reports."""
         kwargs.setdefault("timing", ConnectionTiming.fast())
-        conn = MeterConnection(url, RBID, PASSWORD, **kwargs)
+        conn = MeterConnection(url, TEST_RBID, TEST_PASSWORD, **kwargs)
         if states is not None:
             conn.add_status_listener(lambda status: states.append(status.state))
         self.sessions.append(conn)
@@ -110,5 +117,5 @@ def no_secrets_in(caplog: pytest.LogCaptureFixture) -> Any:
     """Fail if the B-route ID or password shows up in any log record."""
     yield
     text = caplog.text.upper()
-    assert RBID not in text
-    assert PASSWORD not in text
+    assert TEST_RBID not in text
+    assert TEST_PASSWORD not in text

@@ -29,10 +29,10 @@ from custom_components.broute_meter.broute.echonet import (
     decode_instantaneous_power,
 )
 from custom_components.broute_meter.broute.transport import close_port, open_port
-from simulator import DongleModel
+from simulator import TEST_RBID, DongleModel
 from simulator.echonet import Frame as SimFrame
 
-from .conftest import DIALECTS, RBID, TRANSPORTS, Harness, eventually, get, no_secrets_in
+from .conftest import DIALECTS, TRANSPORTS, Harness, eventually, get, no_secrets_in
 
 E7, E8, E0, E3, E1, D3, D7, E5 = 0xE7, 0xE8, 0xE0, 0xE3, 0xE1, 0xD3, 0xD7, 0xE5
 EXPECTED_DIALECT = {
@@ -76,7 +76,7 @@ async def test_connect_read_close(
         assert session.status.up
         assert session.link.dialect is EXPECTED_DIALECT[model]
         assert session.pan == PanDescriptor(
-            sim.config.channel, sim.config.pan_id, sim.config.mac, sim.config.lqi, RBID[-8:]
+            sim.config.channel, sim.config.pan_id, sim.config.mac, sim.config.lqi, TEST_RBID[-8:]
         )
         assert session.pan.lqi == sim.config.lqi
         assert session.link.dongle_version is not None

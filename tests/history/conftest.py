@@ -24,7 +24,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 from custom_components.broute_meter.broute import ConnectionTiming, MeterConnection
 from custom_components.broute_meter.const import DOMAIN
 from custom_components.broute_meter.history import Direction, HistoryImporter
-from simulator import DongleModel, MeterConfig, Simulator
+from simulator import TEST_PASSWORD, TEST_RBID, DongleModel, MeterConfig, Simulator
 from simulator.timing import JST, ManualClock, TimingModel
 
 if TYPE_CHECKING:
@@ -38,8 +38,6 @@ if TYPE_CHECKING:
         LowVoltageMeter,
     )
 
-RBID = "00112233445566778899AABBCCDD1234"
-PASSWORD = "0123456789AB"
 MAC = "001D129012345678"
 
 
@@ -153,13 +151,13 @@ async def make_rig(hass: HomeAssistant, socket_enabled: None) -> AsyncIterator[C
         sim = Simulator(
             model=DongleModel.BP35C2,
             meter=MeterConfig(**meter),
-            rbid=RBID,
-            password=PASSWORD,
+            rbid=TEST_RBID,
+            password=TEST_PASSWORD,
             clock=clock,
             timing=TimingModel.fast(),
         )
         url = await (sim.start_pty() if pty else sim.start_socket())
-        conn = MeterConnection(url, RBID, PASSWORD, timing=ConnectionTiming.fast())
+        conn = MeterConnection(url, TEST_RBID, TEST_PASSWORD, timing=ConnectionTiming.fast())
         await conn.connect()
         scale = (await conn.meter.read_identity()).scale
         entry = MockConfigEntry(domain=DOMAIN, unique_id=MAC.lower(), title="Meter")
