@@ -574,7 +574,14 @@ class WiSunLink(Link):
         except TransportLostError:
             return False  # the reader noticed too and starts a reopen
         except DongleNotRespondingError:
-            self._start_recovery(_Repair.REINIT, "the dongle stopped answering")
+            # A send can miss its deadline on a starved machine; a dongle that still
+            # answers a local command is alive, and the request is simply retried.
+            try:
+                await driver.check()
+            except DongleNotRespondingError:
+                self._start_recovery(_Repair.REINIT, "the dongle stopped answering")
+            except BRouteError as exc:
+                _LOGGER.debug("Dongle check after a failed send: %s", exc)
             return False
         except CommandError as exc:
             self._start_recovery(_Repair.REJOIN, f"sending failed with {exc.code}")
