@@ -411,6 +411,19 @@ class Soak:
 
     # --- the run ----------------------------------------------------------------------
 
+    async def _link_back(self) -> None:
+        """After a failed poll, wait (bounded) for the link to report UP again.
+
+        A poll that meets a link under repair fails at once; the coordinator polls
+        again when the link is back, and so does the soak (its polls replace the
+        coordinator's timer). Without this the soak would fire its whole budget of
+        polls, and of faults, into one repair.
+        """
+        connection = self.coordinator.connection
+        deadline = self.loop.time() + self.recovery_bound
+        while not connection.status.up and self.loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
     async def _poll(self) -> bool:
         advance = self.rng.choice([60, 120, 300, 600, 900, 1800])
         moved = asyncio.Event()
@@ -496,13 +509,19 @@ class Soak:
                 if ok:
                     self._outage = False
                 elif self._clear_at is None:
-                    self._violation("a poll failed with no fault injected")
+                    self._violation(
+                        "a poll failed with no fault injected: "
+                        f"{self.coordinator.last_exception!r} "
+                        f"({self.coordinator.connection.status})"
+                    )
                 elif now - self._clear_at > self.recovery_bound:
                     self._violation(
                         f"still failing {now - self._clear_at:.2f} s after the faults cleared"
                     )
                     self._clear_at = now  # report once per bound, not every poll
                 await asyncio.sleep(self.poll_gap)
+                if not ok:
+                    await self._link_back()
                 if index == self.polls // 2:
                     gc.collect()
                     report.memory_mid_kib = _traced_kib()
