@@ -268,8 +268,8 @@ async def test_unavailable_and_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A lost dongle makes the entities unavailable, logged once; they come back by themselves."""
-    # A request gives up on a session under repair after about a second, so a
-    # three-second outage is seen by the polls instead of being waited out.
+    # A request meets the link under repair and fails at once; short timeouts keep the
+    # poll that first meets the outage quick too.
     monkeypatch.setattr(
         coordinator_module,
         "CONNECTION_TIMING",
@@ -307,6 +307,36 @@ async def test_unavailable_and_back(
     for record in caplog.records:
         assert "0123456789AB" not in record.getMessage()
         assert "00112233445566778899AABBCCDD1234" not in record.getMessage()
+
+
+async def test_a_repaired_link_is_polled_at_once(
+    hass: HomeAssistant, make_simulator: SimFactory
+) -> None:
+    """A poll that met the link under repair fails; the next comes when the link is back.
+
+    The polling interval is an hour, so only the link's UP report can bring the values
+    back within the test.
+    """
+    sim = await make_simulator()
+    entry = await setup(hass, sim, scan_interval=3600)
+    link = entry.runtime_data.coordinator.connection.link
+    assert state(hass, POWER) != STATE_UNAVAILABLE
+    joins = sim.stats.joins
+
+    sim.faults.end_session()  # EVENT 26: the link re-joins in the background
+    for _ in range(100):
+        await sim_wait(hass)
+        if not link.status.up:
+            break
+    await refresh(hass, entry)
+    assert state(hass, POWER) == STATE_UNAVAILABLE
+
+    for _ in range(300):
+        await sim_wait(hass)
+        if state(hass, POWER) != STATE_UNAVAILABLE:
+            break
+    assert sim.stats.joins == joins + 1
+    assert int(state(hass, POWER)) == sim.meter.power_w()
 
 
 async def test_power_threshold_automation(hass: HomeAssistant, make_simulator: SimFactory) -> None:
