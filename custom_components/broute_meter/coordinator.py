@@ -20,11 +20,7 @@ from .broute.errors import (
     AuthenticationError,
     BRouteError,
     EchonetDecodeError,
-    JoinError,
-    MeterNotFoundError,
-    MeterTimeoutError,
     PortNotReadyError,
-    SessionUnavailableError,
     error_translation_key,
 )
 from .broute.link import LinkState, LinkStatus
@@ -60,11 +56,8 @@ type BRouteConfigEntry = ConfigEntry[BRouteRuntimeData]
 
 # Failures on the radio side (the meter cannot be reached or will not talk). When they
 # last, the utilities' own checklist applies, which the repair issue carries.
-_UNREACHABLE_ERRORS: Final = (
-    MeterNotFoundError,
-    JoinError,
-    MeterTimeoutError,
-    SessionUnavailableError,
+_UNREACHABLE_KEYS: Final = frozenset(
+    {"meter_not_found", "join_failed", "meter_timeout", "session_unavailable"}
 )
 
 # Japan has no daylight saving time: a fixed offset is exact and needs no tz database.
@@ -250,8 +243,7 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
             ) from err
         except BRouteError as err:
             await self.connection.close()
-            if not isinstance(err, EchonetDecodeError):
-                self._note_failure(err)
+            self._note_failure(err)
             raise UpdateFailed(
                 translation_domain=DOMAIN, translation_key=err.translation_key
             ) from err
@@ -401,7 +393,7 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
 
     def _note_failure(self, err: BRouteError) -> None:
         """Raise the repair issue once the meter has been unreachable for a while."""
-        if not isinstance(err, _UNREACHABLE_ERRORS):
+        if err.translation_key not in _UNREACHABLE_KEYS:
             return
         since = self.hass.data.setdefault(_UNREACHABLE_SINCE, {}).setdefault(
             self.config_entry.entry_id, dt_util.utcnow()
