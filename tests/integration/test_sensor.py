@@ -28,7 +28,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.broute_meter import coordinator as coordinator_module
-from custom_components.broute_meter.broute import ConnectionTiming
+from custom_components.broute_meter.broute import ConnectionTiming, LinkState
 from custom_components.broute_meter.const import DOMAIN
 from simulator import JST, ManualClock, MeterConfig, SimulatedMeter, Simulator
 
@@ -321,12 +321,12 @@ async def test_a_repaired_link_is_polled_at_once(
     entry = await setup(hass, sim, scan_interval=3600)
     link = entry.runtime_data.coordinator.connection.link
     assert state(hass, POWER) != STATE_UNAVAILABLE
-    joins = sim.stats.joins
+    reconnects = link.stats.reconnects
 
-    sim.faults.end_session()  # EVENT 26: the link re-joins in the background
+    sim.faults.disconnect(0.5)  # the port is gone for half a second: a repair, not a hold
     for _ in range(100):
         await sim_wait(hass)
-        if not link.status.up:
+        if link.status.state is LinkState.REPAIRING:
             break
     await refresh(hass, entry)
     assert state(hass, POWER) == STATE_UNAVAILABLE
@@ -335,7 +335,7 @@ async def test_a_repaired_link_is_polled_at_once(
         await sim_wait(hass)
         if state(hass, POWER) != STATE_UNAVAILABLE:
             break
-    assert sim.stats.joins == joins + 1
+    assert link.stats.reconnects == reconnects + 1
     assert int(state(hass, POWER)) == sim.meter.power_w()
 
 
