@@ -161,11 +161,11 @@ def _free_port() -> int:
 
 def ours_timing(scale: float) -> Any:
     """Our session timings compressed by ``scale`` (None = the real-world defaults)."""
-    from custom_components.broute_meter.broute.session import SessionTiming
+    from custom_components.broute_meter.broute import ConnectionTiming
 
     if scale == 1:
         return None
-    base = SessionTiming()
+    base = ConnectionTiming()
     # The request timeout too: a loaded machine must not turn a reply into a timeout.
     io = {
         "open_timeout",
@@ -175,13 +175,18 @@ def ours_timing(scale: float) -> Any:
         "term_timeout",
         "request_timeout",
     }
-    changes: dict[str, float] = {}
-    for f in fields(base):
-        value = getattr(base, f.name)
-        if isinstance(value, float):
-            scaled = value * scale
-            changes[f.name] = max(scaled, min(value, _MIN_IO_TIMEOUT)) if f.name in io else scaled
-    return replace(base, **changes)
+    parts = {}
+    for part in (base.link, base.client):
+        changes: dict[str, float] = {}
+        for f in fields(part):
+            value = getattr(part, f.name)
+            if isinstance(value, float):
+                scaled = value * scale
+                changes[f.name] = (
+                    max(scaled, min(value, _MIN_IO_TIMEOUT)) if f.name in io else scaled
+                )
+        parts[part] = replace(part, **changes)
+    return replace(base, link=parts[base.link], client=parts[base.client])
 
 
 def scale_core(scale: float) -> None:
@@ -278,7 +283,7 @@ def prepare(integration: str, scale: float) -> None:
     if integration == OURS:
         from custom_components.broute_meter import coordinator
 
-        coordinator.SESSION_TIMING = ours_timing(scale)
+        coordinator.CONNECTION_TIMING = ours_timing(scale)
     else:
         scale_core(scale)
 

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # Imported after the path tweak: both live in this repository, not in the venv.
-from custom_components.broute_meter.broute.session import PanDescriptor  # noqa: E402
+from custom_components.broute_meter.broute import PanDescriptor  # noqa: E402
 from custom_components.broute_meter.const import DOMAIN  # noqa: E402
 from simulator import (  # noqa: E402
     TEST_PASSWORD,

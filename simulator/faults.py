@@ -6,7 +6,7 @@ import asyncio
 import random
 from typing import TYPE_CHECKING
 
-from .sim import Pan
+from .pan import Pan
 
 if TYPE_CHECKING:
     from .sim import Simulator
@@ -94,24 +94,14 @@ class Faults:
         self._count("disconnect")
         sim = self._sim
         if reset_dongle is None:
-            reset_dongle = sim._pty_master is not None
+            reset_dongle = sim.on_pty
         if reset_dongle:
             sim.engine.reset_volatile()
 
         async def run() -> None:
-            had_server = sim._server is not None
-            had_pty = sim._pty_master is not None
-            if had_server:
-                await sim._close_socket()
-            if had_pty:
-                sim._close_pty()
+            server, pty = await sim.unplug()
             await asyncio.sleep(seconds)
-            if had_server:
-                sim._server = await asyncio.get_running_loop().create_server(
-                    lambda: _client(sim), sim._host, sim._port
-                )
-            if had_pty:
-                sim._open_pty()
+            await sim.replug(server=server, pty=pty)
 
         sim.spawn(run())
 
@@ -130,11 +120,7 @@ class Faults:
     def meter_reboot(self, seconds: float) -> None:
         """The meter is silent for ``seconds``; its session and TIDs are gone."""
         self._count("meter_reboot")
-        sim = self._sim
-        loop = asyncio.get_running_loop()
-        sim._meter_down_until = loop.time() + seconds
-        sim.meter_session_lost()
-        sim.meter.reset_state()
+        self._sim.meter_offline(seconds)
 
     def neighbour_solicitation(self, n: int = 1) -> None:
         """The next ``n`` sends report ``EVENT 21 … 02`` before their ``EVENT 21 … 00``."""
@@ -171,9 +157,3 @@ class Faults:
         )
         sim.pans.append(pan)
         return pan
-
-
-def _client(sim: Simulator) -> asyncio.Protocol:
-    from .sim import _Client
-
-    return _Client(sim)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 import logging
 import os
@@ -14,8 +13,10 @@ import tty
 from typing import TYPE_CHECKING, Any, Self
 
 from .dongle import Dongle, DongleModel, DongleState, decode_or_none
+from .faults import Faults
 from .j11 import J11Dongle
-from .meter import MeterConfig, SimulatedMeter, mac_to_ipv6
+from .meter import MeterConfig, SimulatedMeter
+from .pan import Pan
 from .stats import Stats
 from .timing import Clock, ManualClock, RealClock, TimingModel, half_hour_floor, next_half_hour
 
@@ -28,27 +29,6 @@ _LOGGER = logging.getLogger(__name__)
 TEST_RBID = "00112233445566778899AABBCCDD1234"
 TEST_PASSWORD = "0123456789AB"
 _MAX_PENDING = 1 << 16
-
-
-@dataclass
-class Pan:
-    """A meter visible to scans."""
-
-    channel: int
-    pan_id: int
-    mac: str
-    lqi: int
-    pair_id: str
-    min_scan_duration: int
-    is_main: bool
-    sim: Simulator
-
-    @property
-    def ipv6(self) -> str:
-        return mac_to_ipv6(self.mac)
-
-    def reachable(self) -> bool:
-        return self.sim.meter_reachable() if self.is_main else True
 
 
 class _Client(asyncio.Protocol):
@@ -85,8 +65,6 @@ class Simulator:
         seed: int = 0,
         dongle_mac: str = "001D129000000001",
     ) -> None:
-        from .faults import Faults
-
         self.model = DongleModel(model)
         self.config = meter if meter is not None else MeterConfig()
         self.rbid = rbid
@@ -192,6 +170,37 @@ class Simulator:
                 os.rmdir(self._pty_dir)
             self._pty_dir = None
         self._started = False
+
+    # --- what faults act through --------------------------------------------------------
+
+    @property
+    def on_pty(self) -> bool:
+        """Whether the host reaches the dongle through a pty (a USB unplug also resets it)."""
+        return self._pty_master is not None
+
+    async def unplug(self) -> tuple[bool, bool]:
+        """Cut the host link; returns whether a socket server and a pty were open."""
+        had_server, had_pty = self._server is not None, self._pty_master is not None
+        if had_server:
+            await self._close_socket()
+        if had_pty:
+            self._close_pty()
+        return had_server, had_pty
+
+    async def replug(self, *, server: bool, pty: bool) -> None:
+        """Open the host link again: the same socket address, a new pty behind the symlink."""
+        if server:
+            self._server = await asyncio.get_running_loop().create_server(
+                lambda: _Client(self), self._host, self._port
+            )
+        if pty:
+            self._open_pty()
+
+    def meter_offline(self, seconds: float) -> None:
+        """The meter is silent for ``seconds``; its session and TIDs are forgotten."""
+        self._meter_down_until = asyncio.get_running_loop().time() + seconds
+        self.meter_session_lost()
+        self.meter.reset_state()
 
     # --- lifecycle helpers ----------------------------------------------------------------
 

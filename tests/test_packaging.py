@@ -23,7 +23,7 @@ from PIL import Image
 import pytest
 import yaml
 
-from custom_components.broute_meter.broute.session import PanDescriptor
+from custom_components.broute_meter.broute import PanDescriptor
 from custom_components.broute_meter.const import DOMAIN
 from simulator import Simulator
 

@@ -15,7 +15,8 @@ from homeassistant.helpers import (
 from . import coordinator as coordinator_module
 from .const import CONF_HISTORY_DAYS, DOMAIN
 from .coordinator import BRouteConfigEntry, BRouteCoordinator, BRouteRuntimeData
-from .history import DEFAULT_HISTORY_DAYS, HistoryImporter, async_setup_services
+from .history import DEFAULT_HISTORY_DAYS, HistoryImporter
+from .services import async_setup_services
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant

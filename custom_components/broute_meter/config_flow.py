@@ -29,20 +29,7 @@ from homeassistant.helpers.selector import (
 import probatio
 
 from . import coordinator as coordinator_module
-from .broute.echonet import EPC, decode_maker_code, decode_serial
-from .broute.errors import (
-    AuthenticationError,
-    BRouteError,
-    DongleNotRespondingError,
-    JoinError,
-    MeterNotFoundError,
-    MeterTimeoutError,
-    PortBusyError,
-    PortConnectError,
-    PortNotFoundError,
-    PortNotReadyError,
-    PortPermissionError,
-)
+from .broute.errors import BRouteError, error_translation_key
 from .broute.makers import maker_name
 from .const import (
     CONF_HISTORY_DAYS,
@@ -66,24 +53,25 @@ if TYPE_CHECKING:
 
     from homeassistant.helpers.service_info.usb import UsbServiceInfo
 
-    from .broute.session import PanDescriptor
+    from .broute.links.wisun import PanDescriptor
+    from .broute.meters.base import DeviceIdentity
 from .history import DEFAULT_HISTORY_DAYS, MAX_HISTORY_DAYS, MIN_HISTORY_DAYS
 
-# Library errors the user can act on, mapped to the form's error keys.
-_FORM_ERRORS: Final[tuple[tuple[type[BRouteError], str], ...]] = (
-    (PortNotFoundError, "port_not_found"),
-    (PortPermissionError, "port_permission"),
-    (PortBusyError, "port_busy"),
-    (PortConnectError, "cannot_connect"),
-    (PortNotReadyError, "cannot_connect"),
-    (DongleNotRespondingError, "dongle_not_responding"),
-    (AuthenticationError, "invalid_auth"),
+# The form's error key for each library error key the user can act on.
+_FORM_ERRORS: Final[dict[str, str]] = {
+    "port_not_found": "port_not_found",
+    "port_permission": "port_permission",
+    "port_busy": "port_busy",
+    "cannot_connect": "cannot_connect",
+    "port_not_ready": "cannot_connect",
+    "dongle_not_responding": "dongle_not_responding",
+    "invalid_auth": "invalid_auth",
     # A meter that was heard but would not finish joining, or fell silent, gets the
     # same advice as one that was not heard at all: the radio path is too weak.
-    (MeterNotFoundError, "meter_not_found"),
-    (JoinError, "meter_not_found"),
-    (MeterTimeoutError, "meter_not_found"),
-)
+    "meter_not_found": "meter_not_found",
+    "join_failed": "meter_not_found",
+    "meter_timeout": "meter_not_found",
+}
 
 DEFAULT_TITLE: Final = "Smart meter"
 
@@ -133,10 +121,7 @@ def _clean(user_input: Mapping[str, Any]) -> dict[str, Any]:
 
 def form_error(err: BaseException) -> str:
     """The form error key for a failed probe."""
-    for cls, key in _FORM_ERRORS:
-        if isinstance(err, cls):
-            return key
-    return "unknown"
+    return _FORM_ERRORS.get(error_translation_key(err), "unknown")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,31 +134,29 @@ class ProbeResult:
 
 async def async_probe(device: str, rbid: str, password: str) -> ProbeResult:
     """Open the dongle, scan for the meter, join it and read its identity."""
-    session = coordinator_module.create_session(device, rbid, password)
+    conn = coordinator_module.create_connection(device, rbid, password)
     try:
-        await session.connect()
+        await conn.connect()
         try:
-            title = _title(await session.get(EPC.MAKER_CODE, EPC.SERIAL_NUMBER))
+            title = _title(await conn.meter.read_label())
         except BRouteError:
             # The join worked, which is what matters; the title can do without.
             LOGGER.debug("The meter did not tell its maker and serial number")
             title = DEFAULT_TITLE
-        pan = session.pan
+        pan = conn.pan
     finally:
-        await session.close()
-    assert pan is not None  # a joined session knows its PAN
+        await conn.close()
+    assert pan is not None  # a joined link knows its PAN
     return ProbeResult(pan=pan, title=title)
 
 
-def _title(values: Mapping[int, bytes]) -> str:
+def _title(label: DeviceIdentity) -> str:
     """Maker and serial number, e.g. "Toshiba 1234567890AB"."""
     parts: list[str] = []
-    if EPC.MAKER_CODE in values and (
-        maker := maker_name(decode_maker_code(values[EPC.MAKER_CODE]))
-    ):
+    if label.maker_code is not None and (maker := maker_name(label.maker_code)):
         parts.append(maker)
-    if EPC.SERIAL_NUMBER in values and (serial := decode_serial(values[EPC.SERIAL_NUMBER])):
-        parts.append(serial)
+    if label.serial_number:
+        parts.append(label.serial_number)
     return " ".join(parts) or DEFAULT_TITLE
 
 

@@ -1,10 +1,10 @@
-"""The coordinator: one B-route session per config entry, polled and pushed."""
+"""The coordinator: one meter connection per config entry, polled and pushed."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Final, override
+from typing import TYPE_CHECKING, Final, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_DEVICE
@@ -15,42 +15,25 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
-from .broute.echonet import (
-    EPC,
-    EnergyScale,
-    FixedTimeReading,
-    Frame,
-    decode_coefficient,
-    decode_cumulative,
-    decode_digits,
-    decode_fault,
-    decode_fixed_time,
-    decode_instantaneous_current,
-    decode_instantaneous_power,
-    decode_maker_code,
-    decode_property_map,
-    decode_release,
-    decode_serial,
-    decode_unit,
-)
+from .broute.connection import ConnectionTiming, MeterConnection
 from .broute.errors import (
     AuthenticationError,
     BRouteError,
-    DongleNotRespondingError,
     EchonetDecodeError,
-    JoinError,
-    MeterNotFoundError,
-    MeterTimeoutError,
-    PortBusyError,
-    PortConnectError,
-    PortNotFoundError,
     PortNotReadyError,
-    PortPermissionError,
-    SessionUnavailableError,
-    TransmitLimitError,
+    error_translation_key,
 )
-from .broute.makers import maker_name
-from .broute.session import MeterSession, PanDescriptor, SessionTiming, lqi_to_rssi
+from .broute.link import LinkState, LinkStatus
+from .broute.links.wisun import PanDescriptor
+from .broute.meters.low_voltage import (
+    Direction,
+    EnergyScale,
+    FixedTimePushed,
+    FixedTimeReading,
+    LiveReading,
+    LowVoltageMeter,
+    MeterIdentity,
+)
 from .const import (
     CONF_PAN,
     CONF_PASSWORD,
@@ -73,11 +56,8 @@ type BRouteConfigEntry = ConfigEntry[BRouteRuntimeData]
 
 # Failures on the radio side (the meter cannot be reached or will not talk). When they
 # last, the utilities' own checklist applies, which the repair issue carries.
-_UNREACHABLE_ERRORS: Final = (
-    MeterNotFoundError,
-    JoinError,
-    MeterTimeoutError,
-    SessionUnavailableError,
+_UNREACHABLE_KEYS: Final = frozenset(
+    {"meter_not_found", "join_failed", "meter_timeout", "session_unavailable"}
 )
 
 # Japan has no daylight saving time: a fixed offset is exact and needs no tz database.
@@ -88,77 +68,26 @@ JST: Final = timezone(timedelta(hours=9), "JST")
 _UNREACHABLE_SINCE: HassKey[dict[str, datetime]] = HassKey(f"{DOMAIN}_unreachable_since")
 
 
-# Timing of every session this integration opens; None = the library's real-world
+# Timing of every connection this integration opens; None = the library's real-world
 # defaults. Tests swap in compressed timings here.
-SESSION_TIMING: SessionTiming | None = None
+CONNECTION_TIMING: ConnectionTiming | None = None
+
+# What the entities know about the meter (maker, serial, maps, scale, phase layout).
+type MeterInfo = MeterIdentity
 
 
-def create_session(
+def create_connection(
     device: str,
     rbid: str,
     password: str,
     *,
     pan: PanDescriptor | None = None,
-    on_notification: Callable[[Frame], None] | None = None,
-) -> MeterSession:
-    """Create (not open) a session to the meter behind the dongle at ``device``."""
-    return MeterSession(
-        device,
-        rbid,
-        password,
-        pan=pan,
-        on_notification=on_notification,
-        timing=SESSION_TIMING,
+    on_push: Callable[[FixedTimePushed], None] | None = None,
+) -> MeterConnection:
+    """Create (not open) a connection to the meter behind the dongle at ``device``."""
+    return MeterConnection(
+        device, rbid, password, pan=pan, timing=CONNECTION_TIMING, on_push=on_push
     )
-
-
-def error_translation_key(err: BaseException) -> str:
-    """Map a library error to the translation key of its user-facing message."""
-    for cls, key in (
-        (PortNotFoundError, "port_not_found"),
-        (PortPermissionError, "port_permission"),
-        (PortBusyError, "port_busy"),
-        (PortConnectError, "cannot_connect"),
-        (PortNotReadyError, "port_not_ready"),
-        (DongleNotRespondingError, "dongle_not_responding"),
-        (MeterNotFoundError, "meter_not_found"),
-        (AuthenticationError, "invalid_auth"),
-        (JoinError, "join_failed"),
-        (MeterTimeoutError, "meter_timeout"),
-        (SessionUnavailableError, "session_unavailable"),
-        (TransmitLimitError, "transmit_limit"),
-        (EchonetDecodeError, "decode_error"),
-    ):
-        if isinstance(err, cls):
-            return key
-    return "communication_error"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MeterInfo:
-    """What the meter says about itself; read once per session."""
-
-    maker_code: int | None
-    manufacturer: str | None
-    serial_number: str | None
-    release: str | None
-    get_map: frozenset[int] | None
-    single_phase: bool
-    reverse_metering: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly form for diagnostics."""
-        return {
-            "maker_code": None if self.maker_code is None else f"{self.maker_code:06X}",
-            "manufacturer": self.manufacturer,
-            "serial_number": self.serial_number,
-            "release": self.release,
-            "get_map": None
-            if self.get_map is None
-            else [f"{epc:02X}" for epc in sorted(self.get_map)],
-            "single_phase": self.single_phase,
-            "reverse_metering": self.reverse_metering,
-        }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -246,12 +175,12 @@ class CumulativeRegister:
 
 
 class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
-    """Owns the meter session of one config entry and polls it."""
+    """Owns the meter connection of one config entry and polls it."""
 
     config_entry: BRouteConfigEntry
 
     def __init__(self, hass: HomeAssistant, entry: BRouteConfigEntry) -> None:
-        """Set up the coordinator; the session opens in _async_setup."""
+        """Set up the coordinator; the connection opens in _async_setup."""
         super().__init__(
             hass,
             LOGGER,
@@ -264,24 +193,35 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
             always_update=False,
         )
         pan_data = entry.data.get(CONF_PAN)
-        self.session = create_session(
+        self.connection = create_connection(
             entry.data[CONF_DEVICE],
             entry.data[CONF_RBID],
             entry.data[CONF_PASSWORD],
             pan=PanDescriptor.from_dict(pan_data) if pan_data else None,
-            on_notification=self._handle_notification,
+            on_push=self._handle_push,
         )
-        self.scale: EnergyScale | None = None
         self.meter_info: MeterInfo | None = None
         self._import = CumulativeRegister(EnergyScale(), "forward energy")
         self._export = CumulativeRegister(EnergyScale(), "reverse energy")
-        self._fixed_import = CumulativeRegister(EnergyScale(), "fixed-time forward")
-        self._fixed_export = CumulativeRegister(EnergyScale(), "fixed-time reverse")
-        self._fixed_times: dict[int, datetime] = {}
-        self._fixed_seen: dict[int, datetime] = {}
-        self._poll_epcs: tuple[int, ...] = ()
-        # Release letter and phase layout still to be learnt from the first poll.
-        self._identified = False
+        self._fixed = {
+            Direction.FORWARD: CumulativeRegister(EnergyScale(), "fixed-time forward"),
+            Direction.REVERSE: CumulativeRegister(EnergyScale(), "fixed-time reverse"),
+        }
+        self._live = {Direction.FORWARD: self._import, Direction.REVERSE: self._export}
+        self._fixed_times: dict[Direction, datetime] = {}
+        self._fixed_seen: dict[Direction, datetime] = {}
+        self._link_lost = False
+        self._unsub_status = self.connection.add_status_listener(self._link_status)
+
+    @property
+    def meter(self) -> LowVoltageMeter:
+        """The meter model (for the history job)."""
+        return self.connection.meter
+
+    @property
+    def scale(self) -> EnergyScale | None:
+        """Coefficient, unit and digits of the cumulative registers, once read."""
+        return None if self.meter_info is None else self.meter_info.scale
 
     # --- setup ----------------------------------------------------------------------
 
@@ -289,113 +229,52 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
     async def _async_setup(self) -> None:
         """Join the meter and read what does not change."""
         try:
-            await self.session.connect()
-            # Six EPCs, one frame: the release letter and the phase layout come with
-            # the first poll, so a restart shows values after the join + 2 round trips.
-            values = await self.session.get(
-                EPC.COEFFICIENT,
-                EPC.UNIT,
-                EPC.DIGITS,
-                EPC.MAKER_CODE,
-                EPC.SERIAL_NUMBER,
-                EPC.GET_PROPERTY_MAP,
-            )
+            await self.connection.connect()
+            identity = await self.meter.read_identity()
         except AuthenticationError as err:
-            await self.session.close()
+            await self.connection.close()
             raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="invalid_auth"
+                translation_domain=DOMAIN, translation_key=err.translation_key
             ) from err
         except PortNotReadyError as err:
-            await self.session.close()
+            await self.connection.close()
             raise ConfigEntryNotReady(
-                translation_domain=DOMAIN, translation_key="port_not_ready"
+                translation_domain=DOMAIN, translation_key=err.translation_key
             ) from err
         except BRouteError as err:
-            await self.session.close()
+            await self.connection.close()
             self._note_failure(err)
             raise UpdateFailed(
-                translation_domain=DOMAIN, translation_key=error_translation_key(err)
+                translation_domain=DOMAIN, translation_key=err.translation_key
             ) from err
         except BaseException:
-            await self.session.close()
+            await self.connection.close()
             raise
-
         self._persist_pan()
-        try:
-            self._apply_static(values)
-        except EchonetDecodeError as err:
-            await self.session.close()
-            raise UpdateFailed(translation_domain=DOMAIN, translation_key="decode_error") from err
-
-    def _apply_static(self, values: Mapping[int, bytes]) -> None:
-        """Derive the scale, the device identity and what to poll."""
-        # D3 is optional (1 when absent); E1 and D7 are mandatory, so a meter that
-        # does not answer them gets the library's defaults rather than a failed setup.
-        scale: dict[str, Any] = {}
-        if EPC.COEFFICIENT in values:
-            scale["coefficient"] = decode_coefficient(values[EPC.COEFFICIENT])
-        if EPC.UNIT in values:
-            scale["unit"] = decode_unit(values[EPC.UNIT])
-        if EPC.DIGITS in values:
-            scale["digits"] = decode_digits(values[EPC.DIGITS])
-        self.scale = EnergyScale(**scale)
-        for register in (self._import, self._export, self._fixed_import, self._fixed_export):
-            register.scale = self.scale
-
-        maker = decode_maker_code(values[EPC.MAKER_CODE]) if EPC.MAKER_CODE in values else None
-        get_map = (
-            frozenset(decode_property_map(values[EPC.GET_PROPERTY_MAP]))
-            if EPC.GET_PROPERTY_MAP in values
-            else None
-        )
-        self.meter_info = MeterInfo(
-            maker_code=maker,
-            # A maker missing from the table is still named by its ECHONET code.
-            manufacturer=None
-            if maker is None
-            else maker_name(maker) or f"ECHONET maker 0x{maker:06X}",
-            serial_number=(
-                decode_serial(values[EPC.SERIAL_NUMBER]) if EPC.SERIAL_NUMBER in values else None
-            )
-            or None,
-            release=None,
-            get_map=get_map,
-            single_phase=False,
-            reverse_metering=get_map is not None and EPC.REVERSE_ENERGY in get_map,
-        )
-        wanted = [
-            EPC.INSTANTANEOUS_POWER,
-            EPC.INSTANTANEOUS_CURRENT,
-            EPC.FORWARD_ENERGY,
-            EPC.REVERSE_ENERGY,
-            EPC.FAULT_STATUS,
-        ]
-        if get_map is None:
-            # No map to go by: ask for the mandatory ones only.
-            wanted.remove(EPC.REVERSE_ENERGY)
-        else:
-            wanted = [epc for epc in wanted if epc in get_map]
-        self._poll_epcs = tuple(wanted)
+        self.meter_info = identity
+        for register in (self._import, self._export, *self._fixed.values()):
+            register.scale = identity.scale
 
     # --- polling --------------------------------------------------------------------
 
     @override
     async def _async_update_data(self) -> MeterData:
         """Read the live values in one request."""
-        epcs = list(self._poll_epcs)
-        if not self._identified:
-            # First poll: the release letter fits in the same frame as the live values.
-            # EA/EB wait for the next poll (or the meter's own half-hourly push), so the
-            # first values need one round trip.
-            if self._offers(EPC.RELEASE):
-                epcs.append(EPC.RELEASE)
-        else:
-            epcs.extend(epc for epc in self._fixed_time_epcs() if self._fixed_time_stale(epc))
+        identity = self.meter_info
+        assert identity is not None  # set up before the first poll
+        stale = [d for d in identity.fixed_time_directions if self._fixed_time_stale(d)]
         try:
-            values = await self.session.get(*epcs)
+            reading = await self.meter.read_live(identity, stale)
         except AuthenticationError as err:
             raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="invalid_auth"
+                translation_domain=DOMAIN, translation_key=err.translation_key
+            ) from err
+        except EchonetDecodeError as err:
+            # The meter answered: a garbled value is no sign of a lost radio path.
+            self._note_success()
+            self._persist_pan()
+            raise UpdateFailed(
+                translation_domain=DOMAIN, translation_key=err.translation_key
             ) from err
         except BRouteError as err:
             self._note_failure(err)
@@ -404,122 +283,69 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
             ) from err
         self._note_success()
         self._persist_pan()
-        return self._build(values)
+        if not identity.complete:
+            # Release letter and phase layout come with the first poll.
+            self.meter_info = identity.completed_by(reading)
+        return self._build(reading)
 
-    def _offers(self, epc: int) -> bool:
-        """Whether the meter's Get map lists ``epc`` (assumed when it has no map)."""
-        get_map = self.meter_info.get_map if self.meter_info else None
-        return get_map is None or epc in get_map
-
-    def _fixed_time_epcs(self) -> list[int]:
-        epcs = [EPC.FIXED_TIME_FORWARD_ENERGY]
-        if self.meter_info is not None and self.meter_info.reverse_metering:
-            epcs.append(EPC.FIXED_TIME_REVERSE_ENERGY)
-        return [epc for epc in epcs if self._offers(epc)]
-
-    def _learn_from_first_poll(self, values: Mapping[int, bytes]) -> None:
-        """Complete the meter's identity with what the first poll brought."""
-        if self.meter_info is None:
-            return
-        release = decode_release(values[EPC.RELEASE]) if EPC.RELEASE in values else None
-        # Single-phase two-wire meters report "no data" for the T phase.
-        single_phase = (
-            EPC.INSTANTANEOUS_CURRENT in values
-            and decode_instantaneous_current(values[EPC.INSTANTANEOUS_CURRENT])[1] is None
-        )
-        self.meter_info = replace(self.meter_info, release=release, single_phase=single_phase)
-        self._identified = True
-
-    def _fixed_time_stale(self, epc: int) -> bool:
+    def _fixed_time_stale(self, direction: Direction) -> bool:
         # Judged by when the reading arrived, not by the meter's own timestamp: a
         # meter clock that is off must not turn every poll into two requests.
-        seen = self._fixed_seen.get(epc)
+        seen = self._fixed_seen.get(direction)
         return seen is None or dt_util.utcnow() - seen > FIXED_TIME_MAX_AGE
 
-    def _build(self, values: Mapping[int, bytes]) -> MeterData:
-        """Decode a Get answer into a new snapshot.
+    def _build(self, reading: LiveReading) -> MeterData:
+        """A new snapshot from one poll.
 
         Power and current describe this moment: left out of the answer (Get_SNA), they
         are unknown rather than the previous poll's. Registers keep their last value.
         """
         previous = self.data or MeterData()
-        power: int | None = None
-        current_r: float | None = None
-        current_t: float | None = None
-        fault = previous.fault
-        try:
-            if not self._identified:
-                self._learn_from_first_poll(values)
-            if EPC.INSTANTANEOUS_POWER in values:
-                power = decode_instantaneous_power(values[EPC.INSTANTANEOUS_POWER])
-            if EPC.INSTANTANEOUS_CURRENT in values:
-                current_r, current_t = decode_instantaneous_current(
-                    values[EPC.INSTANTANEOUS_CURRENT]
-                )
-            if EPC.FORWARD_ENERGY in values:
-                self._import.offer(decode_cumulative(values[EPC.FORWARD_ENERGY]))
-            if EPC.REVERSE_ENERGY in values:
-                self._export.offer(decode_cumulative(values[EPC.REVERSE_ENERGY]))
-            if EPC.FAULT_STATUS in values:
-                fault = decode_fault(values[EPC.FAULT_STATUS])
-        except EchonetDecodeError as err:
-            raise UpdateFailed(translation_domain=DOMAIN, translation_key="decode_error") from err
-        self._apply_fixed_time(values)
-        pan = self.session.pan
-        lqi = self.session.lqi
+        for direction, raw in reading.registers.items():
+            self._live[direction].offer(raw)
+        self._apply_fixed_time(reading.fixed_time)
+        pan = self.connection.pan
         return MeterData(
-            power=power,
-            current_r=current_r,
-            current_t=current_t,
+            power=reading.power_w,
+            current_r=reading.current_r_a,
+            current_t=reading.current_t_a,
             energy_import=self._import.kwh,
             energy_export=self._export.kwh,
-            fixed_import=self._fixed_energy(EPC.FIXED_TIME_FORWARD_ENERGY, self._fixed_import),
-            fixed_export=self._fixed_energy(EPC.FIXED_TIME_REVERSE_ENERGY, self._fixed_export),
-            fault=fault,
-            rssi=lqi_to_rssi(lqi) if lqi is not None else None,
+            fixed_import=self._fixed_energy(Direction.FORWARD),
+            fixed_export=self._fixed_energy(Direction.REVERSE),
+            fault=reading.fault if reading.fault is not None else previous.fault,
+            rssi=pan.rssi if pan is not None else None,
             channel=pan.channel if pan is not None else None,
             pan_id=pan.pan_id if pan is not None else None,
         )
 
-    def _apply_fixed_time(self, values: Mapping[int, bytes]) -> None:
+    def _apply_fixed_time(self, readings: Mapping[Direction, FixedTimeReading]) -> None:
         """Take EA/EB readings; a newer one also advances the live register."""
-        for epc, register, live in (
-            (EPC.FIXED_TIME_FORWARD_ENERGY, self._fixed_import, self._import),
-            (EPC.FIXED_TIME_REVERSE_ENERGY, self._fixed_export, self._export),
-        ):
-            if epc not in values:
-                continue
-            try:
-                reading: FixedTimeReading = decode_fixed_time(values[epc])
-            except EchonetDecodeError:
-                LOGGER.debug("Ignoring a malformed fixed-time reading (EPC %02X)", epc)
-                continue
+        for direction, reading in readings.items():
             if reading.raw is None:
                 continue
-            self._fixed_seen[epc] = dt_util.utcnow()
-            if not register.offer(reading.raw):
+            self._fixed_seen[direction] = dt_util.utcnow()
+            if not self._fixed[direction].offer(reading.raw):
                 continue
-            self._fixed_times[epc] = _as_aware(reading.timestamp)
+            self._fixed_times[direction] = _as_aware(reading.timestamp)
+            live = self._live[direction]
             if live.raw is None or reading.raw > live.raw:
                 live.offer(reading.raw)
 
-    def _fixed_energy(self, epc: int, register: CumulativeRegister) -> FixedTimeEnergy | None:
-        kwh = register.kwh
-        stamp = self._fixed_times.get(epc)
+    def _fixed_energy(self, direction: Direction) -> FixedTimeEnergy | None:
+        kwh = self._fixed[direction].kwh
+        stamp = self._fixed_times.get(direction)
         if kwh is None or stamp is None:
             return None
         return FixedTimeEnergy(timestamp=stamp, kwh=kwh)
 
     @callback
-    def _handle_notification(self, frame: Frame) -> None:
+    def _handle_push(self, event: FixedTimePushed) -> None:
         """Take the meter's own 30-minute notification (INF of EA/EB)."""
-        properties = frame.values()
         if self.data is None or self.meter_info is None:
             # Not set up yet: the first poll reads EA/EB itself.
             return
-        if not {EPC.FIXED_TIME_FORWARD_ENERGY, EPC.FIXED_TIME_REVERSE_ENERGY} & properties.keys():
-            return
-        self._apply_fixed_time(properties)
+        self._apply_fixed_time(event.readings)
         if not self.last_update_success:
             # Publishing now would mark the last poll's power and current valid again
             # although that poll failed; the next successful poll shows the readings.
@@ -529,16 +355,34 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
                 self.data,
                 energy_import=self._import.kwh,
                 energy_export=self._export.kwh,
-                fixed_import=self._fixed_energy(EPC.FIXED_TIME_FORWARD_ENERGY, self._fixed_import),
-                fixed_export=self._fixed_energy(EPC.FIXED_TIME_REVERSE_ENERGY, self._fixed_export),
+                fixed_import=self._fixed_energy(Direction.FORWARD),
+                fixed_export=self._fixed_energy(Direction.REVERSE),
             )
         )
+
+    @callback
+    def _link_status(self, status: LinkStatus) -> None:
+        """Poll as soon as a repaired link is back, instead of at the next interval."""
+        if status.state is LinkState.REPAIRING:
+            self._link_lost = True
+        elif status.up and self._link_lost:
+            self._link_lost = False
+            # Only when it polls on its own: whoever drives the polls otherwise (tests,
+            # the soak) must not get a second refresh overlapping theirs.
+            if (
+                self.meter_info is not None
+                and not self.last_update_success
+                and self.update_interval is not None
+            ):
+                self.config_entry.async_create_background_task(
+                    self.hass, self.async_request_refresh(), f"{DOMAIN} refresh after repair"
+                )
 
     # --- bookkeeping ----------------------------------------------------------------
 
     def _persist_pan(self) -> None:
-        """Store a PAN the session found by rescanning, so a restart joins directly."""
-        pan = self.session.pan
+        """Store a PAN the link found by rescanning, so a restart joins directly."""
+        pan = self.connection.pan
         if pan is None:
             return
         pan_dict = pan.as_dict()
@@ -549,7 +393,7 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
 
     def _note_failure(self, err: BRouteError) -> None:
         """Raise the repair issue once the meter has been unreachable for a while."""
-        if not isinstance(err, _UNREACHABLE_ERRORS):
+        if err.translation_key not in _UNREACHABLE_KEYS:
             return
         since = self.hass.data.setdefault(_UNREACHABLE_SINCE, {}).setdefault(
             self.config_entry.entry_id, dt_util.utcnow()
@@ -570,9 +414,10 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
 
     @override
     async def async_shutdown(self) -> None:
-        """Close the session when the entry unloads or Home Assistant stops."""
+        """Close the connection when the entry unloads or Home Assistant stops."""
         await super().async_shutdown()
-        await self.session.close()
+        self._unsub_status()
+        await self.connection.close()
 
 
 @callback

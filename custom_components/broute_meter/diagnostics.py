@@ -1,4 +1,4 @@
-"""Diagnostics: what the meter and the session look like, without secrets."""
+"""Diagnostics: what the meter and the link look like, without secrets."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.const import CONF_DEVICE
 
-from .const import CONF_PAN, CONF_PASSWORD, CONF_RBID, CONF_USB_SERIAL
+from .const import CONF_PASSWORD, CONF_RBID, CONF_USB_SERIAL
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -16,8 +17,10 @@ if TYPE_CHECKING:
 
 # The credentials, and everything that identifies the household's meter: its MAC
 # (also the entry's unique ID and inside the PAN descriptor), its IPv6 address, the
-# pairing ID (the tail of the B-route ID) and its serial number.
+# pairing ID (the tail of the B-route ID) and its serial number; and the port, whose
+# /dev/serial/by-id/ path holds the dongle's USB serial and a socket:// URL a host.
 TO_REDACT = {
+    CONF_DEVICE,
     CONF_RBID,
     CONF_PASSWORD,
     CONF_USB_SERIAL,
@@ -35,7 +38,7 @@ async def async_get_config_entry_diagnostics(
 ) -> dict[str, Any]:
     """Return diagnostics for a config entry."""
     coordinator = entry.runtime_data.coordinator
-    session = coordinator.session
+    connection = coordinator.connection
     history = entry.runtime_data.history
     data = coordinator.data
     return async_redact_data(
@@ -54,15 +57,7 @@ async def async_get_config_entry_diagnostics(
             }
             if coordinator.scale
             else None,
-            "session": {
-                "dialect": str(session.dialect) if session.dialect is not None else None,
-                "dongle_version": session.dongle_version,
-                "connected": session.connected,
-                "lqi": session.lqi,
-                CONF_PAN: session.pan.as_dict() if session.pan else None,
-                "stats": session.stats.as_dict(),
-                "last_error": repr(session.last_error) if session.last_error else None,
-            },
+            "link": connection.diagnostics(),
             "coordinator": {
                 "last_update_success": coordinator.last_update_success,
                 "last_exception": repr(coordinator.last_exception)

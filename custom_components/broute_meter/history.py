@@ -10,22 +10,20 @@ and ``…_energy_export`` and keeps them complete:
   after the last stored row, continuing that row's ``sum``;
 * every hour (and whenever the coordinator recovers) it appends the new hours.
 
-Every radio request goes through the shared session one at a time, so live polls
-slot in between; nothing holds the session for longer than one request.
+Every radio request goes through the meter's one ECHONET Lite client, one at a time,
+so live polls slot in between; nothing holds the client for longer than one request.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
-from decimal import Decimal
 from enum import StrEnum
 import logging
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from homeassistant.components.recorder.models import (
-    StatisticData,
     StatisticMeanType,
     StatisticMetaData,
 )
@@ -34,60 +32,45 @@ from homeassistant.components.recorder.statistics import (
     get_last_statistics,
     statistics_during_period,
 )
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import UnitOfEnergy
 from homeassistant.core import (
     CALLBACK_TYPE,
     HassJob,
     HomeAssistant,
-    ServiceCall,
     callback,
 )
-from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.event import async_call_later, async_track_time_change
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from homeassistant.util import dt as dt_util, slugify
 from homeassistant.util.unit_conversion import EnergyConverter
-import probatio
 
-from .broute.echonet import (
-    EPC,
-    decode_date,
-    decode_history1,
-    decode_time,
-    encode_history1_day,
-)
-from .broute.errors import (
-    BRouteError,
-    EchonetDecodeError,
-    PropertyNotAvailableError,
-    SessionUnavailableError,
-)
+from .broute.errors import BRouteError, SessionUnavailableError
+from .broute.meters.low_voltage import MAX_DAYS_AGO, Direction as Flow
 from .const import DOMAIN
+from .history_fold import (
+    FLOW_OF,
+    HOUR,
+    Anchor,
+    Direction,
+    Series,
+    fold_day,
+    near_midnight,
+    new_series,
+    plan_dates,
+    row_anchor,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from homeassistant.config_entries import ConfigEntry
 
-    from .broute.echonet import EnergyScale
+    from .broute.meters.low_voltage import EnergyScale, HistoryDay
 
 _LOGGER = logging.getLogger(__name__)
 
-# ECHONET Lite properties of the low-voltage meter (class 0x0288) used here.
-EPC_TIME: Final = EPC.CURRENT_TIME
-EPC_DATE: Final = EPC.CURRENT_DATE
-EPC_HISTORY_FORWARD: Final = EPC.HISTORY1_FORWARD
-EPC_HISTORY_REVERSE: Final = EPC.HISTORY1_REVERSE
-EPC_HISTORY_DAY: Final = EPC.HISTORY1_DAY
-
 METER_TIME_ZONE: Final = "Asia/Tokyo"
-SLOTS_PER_DAY: Final = 48
-SLOT: Final = timedelta(minutes=30)
-HOUR: Final = timedelta(hours=1)
-MAX_DAYS_AGO: Final = 99
 
 DEFAULT_HISTORY_DAYS: Final = 44
 MIN_HISTORY_DAYS: Final = 1
@@ -96,9 +79,6 @@ MAX_HISTORY_DAYS: Final = 99
 # A meter clock further off than this (e.g. after a long power cut) would file
 # readings under the wrong hours: postpone until it agrees with ours again.
 CLOCK_TOLERANCE: Final = timedelta(minutes=15)
-# Close to the meter's midnight "days ago" may change between two requests, so
-# the meter's date is read again around every day fetched in this window.
-MIDNIGHT_GUARD: Final = timedelta(minutes=5)
 
 RETRY_FIRST: Final = 60.0
 RETRY_MAX: Final = 1800.0
@@ -106,40 +86,29 @@ POSTPONE_DELAY: Final = 900.0
 # The meter files the :00 reading a moment after the boundary.
 HOURLY_RUN_MINUTE: Final = 2
 
-SERVICE_IMPORT_HISTORY: Final = "import_history"
-ATTR_DAYS: Final = "days"
-ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 
+class HistoryMeter(Protocol):
+    """The part of ``LowVoltageMeter`` the history job uses."""
 
-class Direction(StrEnum):
-    """Energy flow direction of a statistic."""
+    async def read_clock(self, *, on_request: Callable[[], None] | None = None) -> datetime | None:
+        """The meter's date and time, naive Japan time (one radio round trip)."""
 
-    IMPORT = "import"
-    EXPORT = "export"
-
-
-_EPC_OF: Final = {
-    Direction.IMPORT: EPC_HISTORY_FORWARD,
-    Direction.EXPORT: EPC_HISTORY_REVERSE,
-}
-
-
-class HistorySession(Protocol):
-    """The part of ``MeterSession`` the history job uses."""
-
-    async def get(self, *epcs: int) -> dict[int, bytes]:
-        """Read properties (one radio round trip)."""
-
-    async def set(self, epc: int, edt: bytes) -> None:
-        """Write one property with SetC (one radio round trip)."""
+    async def read_history_day(
+        self,
+        days_ago: int,
+        directions: Iterable[Flow],
+        *,
+        on_request: Callable[[], None] | None = None,
+    ) -> HistoryDay | None:
+        """One day of 30-minute readings (two radio round trips)."""
 
 
 class HistorySource(Protocol):
     """What the history job needs from the coordinator."""
 
     @property
-    def session(self) -> HistorySession | None:
-        """The live session, or None while there is none."""
+    def meter(self) -> HistoryMeter | None:
+        """The meter model, or None while there is none."""
 
     @property
     def scale(self) -> EnergyScale | None:
@@ -202,26 +171,16 @@ class _PostponeError(Exception):
     """The meter's clock disagrees with ours; try again later."""
 
 
-@dataclass(slots=True)
-class _Anchor:
-    """The last stored row before the hours being written."""
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What one run reads and where its rows continue."""
 
-    start: datetime
-    state: float | None
-    sum: float
-
-
-@dataclass(slots=True)
-class _Series:
-    """Running accumulation of one direction while days are read in order."""
-
-    direction: Direction
-    cut: datetime | None  # rows are written for hours starting at or after this
-    base_sum: float
-    prev_raw: int | None
-    acc_raw: int = 0
-    rows: list[StatisticData] = field(default_factory=list)
-    last_row: _Anchor | None = None
+    dates: list[date]
+    series: dict[Direction, Series]
+    offset: timedelta  # meter clock minus ours
+    tz: tzinfo
+    scale: EnergyScale
+    rewrite: bool
 
 
 class HistoryImporter:
@@ -257,7 +216,7 @@ class HistoryImporter:
         self._failures = 0
         self._export_supported: bool | None = None
         # Rows written by this process (the recorder commits asynchronously).
-        self._written: dict[Direction, _Anchor] = {}
+        self._written: dict[Direction, Anchor] = {}
         # The meter date up to which every day has been read since start-up, so
         # a meter without data does not get its whole history re-read hourly.
         self._scanned_through: date | None = None
@@ -428,27 +387,18 @@ class HistoryImporter:
             self._tz = tz
         return self._tz
 
-    def _session(self) -> HistorySession:
-        session = self._source.session
-        if session is None:
-            raise SessionUnavailableError("no session")
-        return session
+    def _meter(self) -> HistoryMeter:
+        meter = self._source.meter
+        if meter is None:
+            raise SessionUnavailableError("no meter connection")
+        return meter
 
     async def _async_meter_clock(self, tz: tzinfo) -> datetime | None:
         """Read the meter's date and time; None if it does not offer them."""
-        try:
-            values = await self._session().get(EPC_DATE, EPC_TIME)
-        except PropertyNotAvailableError:
-            return None
-        finally:
-            self.status.round_trips += 1
-        if not values.get(EPC_DATE) or not values.get(EPC_TIME):
-            return None
-        day = decode_date(values[EPC_DATE])
-        clock = decode_time(values[EPC_TIME])
-        return datetime.combine(day, time(clock.hour, clock.minute), tzinfo=tz)
+        clock = await self._meter().read_clock(on_request=self._count_round_trip)
+        return None if clock is None else clock.replace(tzinfo=tz)
 
-    async def _async_anchor(self, direction: Direction, before: datetime | None) -> _Anchor | None:
+    async def _async_anchor(self, direction: Direction, before: datetime | None) -> Anchor | None:
         """Return the last stored row (or the last one starting before ``before``)."""
         stat_id = self.statistic_id(direction)
         recorder = get_instance(self.hass)
@@ -457,7 +407,7 @@ class HistoryImporter:
                 get_last_statistics, self.hass, 1, stat_id, False, {"state", "sum"}
             )
             found = rows.get(stat_id)
-            anchor = _row_anchor(found[-1]) if found else None
+            anchor = row_anchor(found[-1]) if found else None
             cached = self._written.get(direction)
             if cached is not None and (anchor is None or cached.start > anchor.start):
                 anchor = cached
@@ -473,9 +423,38 @@ class HistoryImporter:
             {"state", "sum"},
         )
         found = period.get(stat_id)
-        return _row_anchor(found[-1]) if found else None
+        return row_anchor(found[-1]) if found else None
 
     async def _async_run(self, days: int | None) -> None:
+        plan = await self._async_plan(days)
+        self.status.days_planned = len(plan.dates)
+        self.status.days_read = 0
+        self.status.days_imported = 0
+        self.status.days_skipped = 0
+        self._notify()
+        clock_date: date | None = None  # last date read from the meter itself
+        for day in plan.dates:
+            values, clock_date = await self._async_read_planned_day(plan, day, clock_date)
+            self.status.days_read += 1
+            if values is None:
+                self.status.days_skipped += 1
+                self._notify()
+                continue
+            if Flow.FORWARD in values.slots and Direction.EXPORT in plan.series:
+                # A meter without reverse metering refuses E4 next to a valid E2.
+                self._export_supported = Flow.REVERSE in values.slots
+            limit = self._now() + plan.offset
+            if fold_day(plan.series, day, values, tz=plan.tz, scale=plan.scale, limit=limit):
+                self.status.days_imported += 1
+            else:
+                self.status.days_skipped += 1
+            self._flush(plan.series.values())
+            self._notify()
+        if plan.dates and not plan.rewrite:
+            self._scanned_through = plan.dates[-1]
+
+    async def _async_plan(self, days: int | None) -> _Plan:
+        """Which meter days to read, and the running series of each direction."""
         scale = self._source.scale
         if scale is None:
             raise SessionUnavailableError("meter not read yet")
@@ -491,7 +470,6 @@ class HistoryImporter:
             raise _PostponeError(
                 f"meter clock {meter_now.isoformat()} disagrees with {ha_now.isoformat()}"
             )
-        offset = meter_now - ha_now
         meter_today = meter_now.date()
         oldest = meter_today - timedelta(days=max_days - 1)
 
@@ -504,110 +482,65 @@ class HistoryImporter:
             if rewrite
             else None
         )
-        series: dict[Direction, _Series] = {}
+        series: dict[Direction, Series] = {}
         for direction in directions:
             anchor = await self._async_anchor(direction, requested_cut)
-            series[direction] = _new_series(direction, anchor, scale)
+            series[direction] = new_series(direction, anchor, scale)
 
         imported = series[Direction.IMPORT].last_row
         if imported is not None and not rewrite:
             self.status.last_row = imported.start
-        starts = [s.cut for s in series.values() if s.cut is not None]
-        first = oldest
-        if starts:
-            first = max(oldest, min(starts).astimezone(tz).date())
-        if requested_cut is not None:
-            first = oldest
-        elif self._scanned_through is not None and starts:
-            first = max(first, self._scanned_through)
-        dates = [first + timedelta(days=i) for i in range((meter_today - first).days + 1)]
+        dates = plan_dates(
+            oldest,
+            meter_today,
+            [s.cut for s in series.values() if s.cut is not None],
+            tz,
+            rewrite=rewrite,
+            scanned_through=self._scanned_through,
+        )
+        return _Plan(dates, series, meter_now - ha_now, tz, scale, rewrite)
 
-        self.status.days_planned = len(dates)
-        self.status.days_read = 0
-        self.status.days_imported = 0
-        self.status.days_skipped = 0
-        self._notify()
+    async def _async_read_planned_day(
+        self, plan: _Plan, day: date, clock_date: date | None
+    ) -> tuple[HistoryDay | None, date | None]:
+        """Read one planned day; around the meter's midnight, check its date too.
 
-        clock_date: date | None = None  # last date read from the meter itself
-        for day in dates:
-            values: dict[int, bytes] | None = None
-            while True:
-                est = (self._now() + offset).astimezone(tz)
-                near_midnight = _near_midnight(est)
-                if near_midnight and clock_date is None:
-                    read = await self._async_meter_clock(tz)
-                    clock_date = read.date() if read else est.date()
-                today = clock_date if near_midnight and clock_date else est.date()
-                days_ago = (today - day).days
-                if days_ago > MAX_DAYS_AGO or days_ago < 0:
-                    break
-                values = await self._async_read_day(days_ago, directions)
-                if near_midnight:
-                    read = await self._async_meter_clock(tz)
-                    after = read.date() if read else est.date()
-                    if after != today:
-                        # The meter's day changed while we were reading: redo.
-                        clock_date = after
-                        continue
-                    clock_date = after
-                else:
-                    clock_date = None
-                break
-            self.status.days_read += 1
-            if values is None:
-                self.status.days_skipped += 1
-                self._notify()
-                continue
-            limit = self._now() + offset
-            had_data = False
-            if values.get(EPC_HISTORY_FORWARD) and Direction.EXPORT in series:
-                # A meter without reverse metering refuses E4 next to a valid E2.
-                self._export_supported = bool(values.get(EPC_HISTORY_REVERSE))
-            for direction, s in series.items():
-                edt = values.get(_EPC_OF[direction])
-                if not edt:
-                    continue
-                history = decode_history1(edt)
-                if history.day != days_ago:
-                    raise EchonetDecodeError(f"history for day {history.day} instead of {days_ago}")
-                if len(history.values) != SLOTS_PER_DAY:
-                    raise EchonetDecodeError("history day without 48 slots")
-                readings = [
-                    (datetime.combine(day, time(0), tzinfo=tz) + i * SLOT, raw)
-                    for i, raw in enumerate(history.values)
-                ]
-                had_data |= any(raw is not None for _, raw in readings)
-                _accumulate(s, readings, scale, limit)
-            if had_data:
-                self.status.days_imported += 1
-            else:
-                self.status.days_skipped += 1
-            self._flush(series.values(), scale)
-            self._notify()
-
-        if dates and not rewrite:
-            self._scanned_through = dates[-1]
+        Returns the day (None when it is out of the meter's reach or missing) and the
+        meter date last read, for the next day's check.
+        """
+        directions = list(plan.series)
+        while True:
+            est = (self._now() + plan.offset).astimezone(plan.tz)
+            near = near_midnight(est)
+            if near and clock_date is None:
+                read = await self._async_meter_clock(plan.tz)
+                clock_date = read.date() if read else est.date()
+            today = clock_date if near and clock_date else est.date()
+            days_ago = (today - day).days
+            if days_ago > MAX_DAYS_AGO or days_ago < 0:
+                return None, clock_date
+            values = await self._async_read_day(days_ago, directions)
+            if not near:
+                return values, None
+            read = await self._async_meter_clock(plan.tz)
+            after = read.date() if read else est.date()
+            clock_date = after
+            if after == today:
+                return values, clock_date
+            # The meter's day changed while we were reading: redo.
 
     async def _async_read_day(
         self, days_ago: int, directions: list[Direction]
-    ) -> dict[int, bytes] | None:
-        """Select a day with E5 and read its history; None if the meter lacks it."""
-        session = self._session()
-        try:
-            await session.set(EPC_HISTORY_DAY, encode_history1_day(days_ago))
-        except PropertyNotAvailableError:
-            return None
-        finally:
-            self.status.round_trips += 1
-        try:
-            values = await session.get(*(_EPC_OF[d] for d in directions))
-        except PropertyNotAvailableError:
-            return None
-        finally:
-            self.status.round_trips += 1
-        return values
+    ) -> HistoryDay | None:
+        """Read one day of the meter's history; None if the meter lacks it."""
+        return await self._meter().read_history_day(
+            days_ago, [FLOW_OF[d] for d in directions], on_request=self._count_round_trip
+        )
 
-    def _flush(self, all_series: Iterable[_Series], scale: EnergyScale) -> None:
+    def _count_round_trip(self) -> None:
+        self.status.round_trips += 1
+
+    def _flush(self, all_series: Iterable[Series]) -> None:
         """Hand the rows of the day just read to the recorder."""
         for s in all_series:
             if not s.rows:
@@ -628,128 +561,3 @@ class HistoryImporter:
             if s.direction is Direction.IMPORT:
                 self.status.last_row = s.last_row.start
             s.rows = []
-
-
-def _row_anchor(row: Any) -> _Anchor:
-    return _Anchor(
-        start=dt_util.utc_from_timestamp(row["start"]),
-        state=row.get("state"),
-        sum=float(row.get("sum") or 0.0),
-    )
-
-
-def _new_series(direction: Direction, anchor: _Anchor | None, scale: EnergyScale) -> _Series:
-    if anchor is None:
-        return _Series(direction=direction, cut=None, base_sum=0.0, prev_raw=None)
-    prev_raw: int | None = None
-    if anchor.state is not None:
-        # Stored states are exact multiples of the register step (see _accumulate).
-        prev_raw = round(Decimal(repr(anchor.state)) / scale.to_kwh(1)) % scale.modulus
-    return _Series(
-        direction=direction,
-        cut=anchor.start + HOUR,
-        base_sum=anchor.sum,
-        prev_raw=prev_raw,
-        last_row=anchor,
-    )
-
-
-def _accumulate(
-    s: _Series,
-    readings: list[tuple[datetime, int | None]],
-    scale: EnergyScale,
-    limit: datetime,
-) -> None:
-    """Fold one day of half-hour register readings into hourly rows.
-
-    ``sum`` grows by every half-hour step (wrap-aware), so a missing reading
-    moves its consumption into the next hour that has one instead of losing it.
-    """
-    for at, raw in readings:
-        if raw is None or at > limit:
-            continue
-        if s.cut is not None and at < s.cut:
-            continue
-        if s.cut is not None and at == s.cut:
-            s.prev_raw = raw  # the meter's own reading beats the stored state
-            continue
-        if s.prev_raw is None:
-            s.prev_raw = raw  # first reading ever: the baseline, no row yet
-            continue
-        s.acc_raw += scale.delta(s.prev_raw, raw)
-        s.prev_raw = raw
-        if at.minute != 0:
-            continue
-        start = (at - HOUR).astimezone(dt_util.UTC)
-        total = round(s.base_sum + float(scale.to_kwh(s.acc_raw)), 6)
-        state = float(scale.to_kwh(raw))
-        s.rows.append(StatisticData(start=start, state=state, sum=total))
-        s.last_row = _Anchor(start=start, state=state, sum=total)
-
-
-def _near_midnight(local: datetime) -> bool:
-    since = datetime.combine(local.date(), time(0), tzinfo=local.tzinfo)
-    return local - since < MIDNIGHT_GUARD or since + timedelta(days=1) - local < MIDNIGHT_GUARD
-
-
-# --- the import_history action ---------------------------------------------------
-
-SERVICE_SCHEMA: Final = probatio.Schema(
-    {
-        probatio.Required(ATTR_DAYS): probatio.Coerce(int),
-        probatio.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
-    }
-)
-
-
-@callback
-def async_setup_services(hass: HomeAssistant) -> None:
-    """Register ``broute_meter.import_history`` (once, from ``async_setup``)."""
-
-    async def _import_history(call: ServiceCall) -> None:
-        days: int = call.data[ATTR_DAYS]
-        if not MIN_HISTORY_DAYS <= days <= MAX_HISTORY_DAYS:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="invalid_days",
-                translation_placeholders={
-                    "days": str(days),
-                    "min": str(MIN_HISTORY_DAYS),
-                    "max": str(MAX_HISTORY_DAYS),
-                },
-            )
-        entry_id: str | None = call.data.get(ATTR_CONFIG_ENTRY_ID)
-        if entry_id is not None:
-            entry = hass.config_entries.async_get_entry(entry_id)
-            if entry is None or entry.domain != DOMAIN:
-                raise ServiceValidationError(
-                    translation_domain=DOMAIN,
-                    translation_key="entry_not_found",
-                    translation_placeholders={"entry_id": entry_id},
-                )
-            if entry.state is not ConfigEntryState.LOADED:
-                raise ServiceValidationError(
-                    translation_domain=DOMAIN,
-                    translation_key="entry_not_loaded",
-                    translation_placeholders={"title": entry.title},
-                )
-            entries = [entry]
-        else:
-            entries = hass.config_entries.async_loaded_entries(DOMAIN)
-            if not entries:
-                raise ServiceValidationError(
-                    translation_domain=DOMAIN, translation_key="no_loaded_entries"
-                )
-        for entry in entries:
-            importer: HistoryImporter | None = getattr(entry.runtime_data, "history", None)
-            if importer is None:
-                raise ServiceValidationError(
-                    translation_domain=DOMAIN,
-                    translation_key="entry_not_loaded",
-                    translation_placeholders={"title": entry.title},
-                )
-            importer.async_request_import(days)
-
-    hass.services.async_register(
-        DOMAIN, SERVICE_IMPORT_HISTORY, _import_history, schema=SERVICE_SCHEMA
-    )

@@ -9,14 +9,23 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from custom_components.broute_meter.broute import MeterSession, SessionTiming
-from simulator import JST, DongleModel, ManualClock, MeterConfig, Simulator, TimingModel
+from custom_components.broute_meter.broute import ConnectionTiming, LinkState, MeterConnection
+from custom_components.broute_meter.broute.echonet import LV_METER_EOJ
+from custom_components.broute_meter.broute.errors import SessionUnavailableError
+from simulator import (
+    JST,
+    TEST_PASSWORD,
+    TEST_RBID,
+    DongleModel,
+    ManualClock,
+    MeterConfig,
+    Simulator,
+    TimingModel,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
-RBID = "00112233445566778899AABBCCDD1234"
-PASSWORD = "0123456789AB"
 # A fixed instant keeps the simulated load (and so the ground truth) still during a test.
 START = datetime(2026, 11, 15, 12, 10, tzinfo=JST)
 
@@ -25,24 +34,24 @@ TRANSPORTS = ["pty", "socket"]
 
 
 class Harness:
-    """Starts simulators and sessions and tears all of them down after the test."""
+    """Starts simulators and connections and tears all of them down after the test."""
 
     def __init__(self) -> None:
         self.sims: list[Simulator] = []
-        self.sessions: list[MeterSession] = []
+        self.sessions: list[MeterConnection] = []
 
     async def sim(
         self,
         transport: str = "socket",
         model: DongleModel = DongleModel.BP35C2,
         *,
-        password: str = PASSWORD,
+        password: str = TEST_PASSWORD,
         **meter: Any,
     ) -> tuple[Simulator, str]:
         sim = Simulator(
             model=model,
             meter=MeterConfig(**meter),
-            rbid=RBID,
+            rbid=TEST_RBID,
             password=password,
             timing=TimingModel.fast(),
             clock=ManualClock(START),
@@ -51,11 +60,16 @@ class Harness:
         url = await (sim.start_pty() if transport == "pty" else sim.start_socket())
         return sim, url
 
-    def session(self, url: str, **kwargs: Any) -> MeterSession:
-        kwargs.setdefault("timing", SessionTiming.fast())
-        session = MeterSession(url, RBID, PASSWORD, **kwargs)
-        self.sessions.append(session)
-        return session
+    def session(
+        self, url: str, *, states: list[LinkState] | None = None, **kwargs: Any
+    ) -> MeterConnection:
+        """A connection (not opened); ``states`` collects every state the link reports."""
+        kwargs.setdefault("timing", ConnectionTiming.fast())
+        conn = MeterConnection(url, TEST_RBID, TEST_PASSWORD, **kwargs)
+        if states is not None:
+            conn.add_status_listener(lambda status: states.append(status.state))
+        self.sessions.append(conn)
+        return conn
 
     async def close(self) -> None:
         for session in self.sessions:
@@ -74,6 +88,23 @@ async def harness(socket_enabled: None) -> AsyncIterator[Harness]:
         await h.close()
 
 
+async def get(conn: MeterConnection, *epcs: int) -> dict[int, bytes]:
+    """Read properties of the low-voltage meter through the connection's client."""
+    return await conn.client.get(LV_METER_EOJ, epcs)
+
+
+async def get_when_up(conn: MeterConnection, *epcs: int, limit: float = 10.0) -> dict[int, bytes]:
+    """Read as a poller does: a request that meets a link under repair fails at once,
+    so wait for the link to report UP again and ask once more (bounded)."""
+    async with asyncio.timeout(limit):
+        while True:
+            try:
+                return await get(conn, *epcs)
+            except SessionUnavailableError:
+                while not conn.status.up:  # noqa: ASYNC110 - the link's state, polled
+                    await asyncio.sleep(0.01)
+
+
 async def eventually(check: Callable[[], bool], limit: float = 3.0) -> None:
     """Wait until ``check()`` holds (state reached through the event loop)."""
     async with asyncio.timeout(limit):
@@ -86,5 +117,5 @@ def no_secrets_in(caplog: pytest.LogCaptureFixture) -> Any:
     """Fail if the B-route ID or password shows up in any log record."""
     yield
     text = caplog.text.upper()
-    assert RBID not in text
-    assert PASSWORD not in text
+    assert TEST_RBID not in text
+    assert TEST_PASSWORD not in text

@@ -11,9 +11,9 @@ from custom_components.broute_meter.broute.errors import PortConnectError
 from custom_components.broute_meter.broute.links.detect import Firmware, detect_firmware
 from custom_components.broute_meter.broute.links.j11 import J11Driver, J11Timing
 from custom_components.broute_meter.broute.links.wisun import JoinOutcome, PanDescriptor
-from simulator import DongleModel
+from simulator import TEST_PASSWORD, TEST_RBID, DongleModel
 
-from .conftest import PASSWORD, RBID, TRANSPORTS, Harness
+from .conftest import TRANSPORTS, Harness
 
 
 @pytest.mark.parametrize("model", DongleModel.skstack())
@@ -37,7 +37,7 @@ async def test_j11_dongles_are_j11_and_stay_usable(harness: Harness, transport: 
     # The probe leaves nothing behind that stops a session on the same port.
     driver = await J11Driver.open(url, timing=J11Timing.fast())
     try:
-        await driver.initialise(RBID, PASSWORD)
+        await driver.initialise(TEST_RBID, TEST_PASSWORD)
         cfg = sim.config
         pan = PanDescriptor(cfg.channel, cfg.pan_id, cfg.mac)
         assert await driver.join(pan) is JoinOutcome.JOINED

@@ -31,15 +31,15 @@ from custom_components.broute_meter.broute.links.wisun import (
     PanDescriptor,
     WiSunDriver,
 )
-from simulator import DongleModel, TimingModel
+from simulator import TEST_PASSWORD, TEST_RBID, DongleModel, TimingModel
 
-from .conftest import PASSWORD, RBID, TRANSPORTS, Harness, eventually
+from .conftest import TRANSPORTS, Harness, eventually
 
 if TYPE_CHECKING:
     from simulator import Simulator
 
 J11 = DongleModel.BP35C2_J11
-PAIR_ID = RBID[-8:]
+PAIR_ID = TEST_RBID[-8:]
 NEW_PASSWORD = "ZYXWVUT98765"
 
 
@@ -90,7 +90,7 @@ class Rig:
         return PanDescriptor(cfg.channel, cfg.pan_id, cfg.mac, cfg.lqi, PAIR_ID)
 
     async def joined(self) -> None:
-        await self.driver.initialise(RBID, PASSWORD)
+        await self.driver.initialise(TEST_RBID, TEST_PASSWORD)
         assert await self.driver.join(self.pan) is JoinOutcome.JOINED
 
     async def client(self) -> EchonetClient:
@@ -104,7 +104,7 @@ async def rig_factory(harness: Harness) -> object:
     drivers: list[J11Driver] = []
 
     async def make(transport: str = "socket", **meter: object) -> Rig:
-        password = str(meter.pop("password", PASSWORD))
+        password = str(meter.pop("password", TEST_PASSWORD))
         sim, url = await harness.sim(transport, J11, password=password, **meter)
         driver = await J11Driver.open(url, timing=J11Timing.fast())
         drivers.append(driver)
@@ -129,7 +129,7 @@ async def test_initialise_scan_join_and_read_the_meter(rig_factory: object, tran
     assert callable(rig_factory)
     rig: Rig = await rig_factory(transport)
     sim, driver = rig.sim, rig.driver
-    await driver.initialise(RBID, PASSWORD)
+    await driver.initialise(TEST_RBID, TEST_PASSWORD)
     assert driver.firmware == "1.3.0000158A"
     assert sim.dongle.rbid_set
     assert sim.dongle.password_set
@@ -168,7 +168,7 @@ async def test_short_scans_miss_the_meter_and_other_households_are_filtered(
     assert callable(rig_factory)
     rig: Rig = await rig_factory()
     rig.sim.faults.second_meter(pair_id="99887766")
-    await rig.driver.initialise(RBID, PASSWORD)
+    await rig.driver.initialise(TEST_RBID, TEST_PASSWORD)
     assert await rig.driver.scan(4, PAIR_ID) == []
     found = await rig.driver.scan(6, PAIR_ID)
     assert len(found) == 1
@@ -180,7 +180,7 @@ async def test_cached_pan_joins_without_a_scan_and_a_stale_one_does_not(
 ) -> None:
     assert callable(rig_factory)
     rig: Rig = await rig_factory()
-    await rig.driver.initialise(RBID, PASSWORD)
+    await rig.driver.initialise(TEST_RBID, TEST_PASSWORD)
     stale = PanDescriptor(rig.pan.channel, rig.pan.pan_id ^ 0x1111, rig.pan.mac)
     assert await rig.driver.join(stale) is JoinOutcome.NO_ANSWER
     other_channel = PanDescriptor(rig.pan.channel + 1, rig.pan.pan_id, rig.pan.mac)
@@ -198,7 +198,7 @@ async def test_cached_pan_joins_without_a_scan_and_a_stale_one_does_not(
 async def test_wrong_password_is_rejected(rig_factory: object) -> None:
     assert callable(rig_factory)
     rig: Rig = await rig_factory(password=NEW_PASSWORD)
-    await rig.driver.initialise(RBID, PASSWORD)
+    await rig.driver.initialise(TEST_RBID, TEST_PASSWORD)
     assert await rig.driver.join(rig.pan) is JoinOutcome.REJECTED
     assert not rig.driver.joined
 
@@ -206,7 +206,7 @@ async def test_wrong_password_is_rejected(rig_factory: object) -> None:
 async def test_a_rebooting_meter_gives_no_answer(rig_factory: object) -> None:
     assert callable(rig_factory)
     rig: Rig = await rig_factory()
-    await rig.driver.initialise(RBID, PASSWORD)
+    await rig.driver.initialise(TEST_RBID, TEST_PASSWORD)
     rig.sim.faults.meter_reboot(0.5)
     assert await rig.driver.join(rig.pan) is JoinOutcome.NO_ANSWER
     await asyncio.sleep(0.5)
@@ -256,7 +256,7 @@ async def test_reauthentication_stuck_until_the_module_is_reset(rig_factory: obj
     rig.sim.faults.expire_session(reauth=True)
     await eventually(lambda: DriverEvent.SESSION_LOST in rig.events)
     assert await rig.driver.join(rig.pan) is JoinOutcome.NO_ANSWER
-    await rig.driver.initialise(RBID, PASSWORD)  # the module-reset rung
+    await rig.driver.initialise(TEST_RBID, TEST_PASSWORD)  # the module-reset rung
     assert await rig.driver.join(rig.pan) is JoinOutcome.JOINED
     assert DriverEvent.DONGLE_RESET not in rig.events  # our own reset is not an event
 
@@ -341,7 +341,7 @@ async def test_unplug_is_reported_once_and_commands_fail(
 async def test_sends_before_route_b_fail_softly(rig_factory: object) -> None:
     assert callable(rig_factory)
     rig: Rig = await rig_factory()
-    await rig.driver.initialise(RBID, PASSWORD)
+    await rig.driver.initialise(TEST_RBID, TEST_PASSWORD)
     payload = bytes.fromhex("1081000105FF010288016201E700")
     assert await rig.driver.send(rig.sim.config.ipv6, payload) is False
 
@@ -368,16 +368,16 @@ async def test_credentials_never_reach_a_log_line(
     client = await rig.client()
     await client.get(LV_METER_EOJ, [0xE7])
     await client.aclose()
-    await rig.driver.initialise(RBID, PASSWORD)
+    await rig.driver.initialise(TEST_RBID, TEST_PASSWORD)
     await rig.driver.scan(6, PAIR_ID)
-    await rig.driver.initialise(RBID, NEW_PASSWORD)  # the user typed new credentials
+    await rig.driver.initialise(TEST_RBID, NEW_PASSWORD)  # the user typed new credentials
     text = "\n".join(
         [record.getMessage() for record in caplog.records]
         + [repr(record.args) for record in caplog.records]
         + list(rig.sim.dongle.last_commands)
     ).casefold()
     assert "0054" in text  # the credentials command was logged…
-    for secret in (RBID, PASSWORD, NEW_PASSWORD):
+    for secret in (TEST_RBID, TEST_PASSWORD, NEW_PASSWORD):
         for form in (secret, secret.encode().hex()):
             assert form.casefold() not in text  # …without them
 
@@ -402,7 +402,7 @@ async def test_a_pana_result_after_the_timeout_is_not_taken_for_a_session(
     try:
         events: list[DriverEvent] = []
         driver.on_event = events.append
-        await driver.initialise(RBID, PASSWORD)
+        await driver.initialise(TEST_RBID, TEST_PASSWORD)
         cfg = sim.config
         pan = PanDescriptor(cfg.channel, cfg.pan_id, cfg.mac)
         assert await driver.join(pan) is JoinOutcome.NO_ANSWER
@@ -421,7 +421,7 @@ async def test_a_restart_during_pana_ends_the_join(harness: Harness) -> None:
     try:
         events: list[DriverEvent] = []
         driver.on_event = events.append
-        await driver.initialise(RBID, PASSWORD)
+        await driver.initialise(TEST_RBID, TEST_PASSWORD)
         cfg = sim.config
         join = asyncio.ensure_future(driver.join(PanDescriptor(cfg.channel, cfg.pan_id, cfg.mac)))
         await eventually(lambda: sim.stats.joins == 1)
@@ -480,7 +480,7 @@ async def test_a_module_that_never_boots_is_not_responding() -> None:
         driver = await J11Driver.open(url, timing=J11Timing(boot=0.3, command=0.3))
         try:
             with pytest.raises(DongleNotRespondingError):
-                await driver.initialise(RBID, PASSWORD)
+                await driver.initialise(TEST_RBID, TEST_PASSWORD)
             with pytest.raises(DongleNotRespondingError):
                 await driver.check()
         finally:
@@ -492,7 +492,7 @@ async def test_a_text_dongle_behind_the_j11_driver_fails_fast(harness: Harness) 
     driver = await J11Driver.open(url, timing=J11Timing.fast())
     try:
         with pytest.raises(DongleNotRespondingError):
-            await driver.initialise(RBID, PASSWORD)
+            await driver.initialise(TEST_RBID, TEST_PASSWORD)
     finally:
         await driver.stop()
     await driver.stop()  # idempotent
@@ -504,7 +504,7 @@ async def _recover(rig: Rig) -> str:
     with contextlib.suppress(BRouteError):
         if await driver.join(rig.pan) is JoinOutcome.JOINED:
             return "re-PANA"
-    await driver.initialise(RBID, PASSWORD)
+    await driver.initialise(TEST_RBID, TEST_PASSWORD)
     if await driver.join(rig.pan) is JoinOutcome.JOINED:
         return "reset"
     found = await driver.scan(6, PAIR_ID)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from custom_components.broute_meter.broute import SessionTiming
+from custom_components.broute_meter.broute import ConnectionTiming
 from custom_components.broute_meter.broute.__main__ import (
     EXIT_AUTH,
     EXIT_DONGLE,
@@ -22,9 +22,7 @@ from custom_components.broute_meter.broute.__main__ import (
     EXIT_USAGE,
     async_main,
 )
-from simulator import DongleModel
-
-from .conftest import PASSWORD, RBID
+from simulator import TEST_PASSWORD, TEST_RBID, DongleModel
 
 if TYPE_CHECKING:
     from .conftest import Harness
@@ -34,13 +32,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BROUTE_ID", RBID)
-    monkeypatch.setenv("BROUTE_PASSWORD", PASSWORD)
+    monkeypatch.setenv("BROUTE_ID", TEST_RBID)
+    monkeypatch.setenv("BROUTE_PASSWORD", TEST_PASSWORD)
 
 
 async def _probe(*argv: str) -> tuple[int, str]:
     out = io.StringIO()
-    code = await async_main(["probe", *argv], timing=SessionTiming.fast(), out=out)
+    code = await async_main(["probe", *argv], timing=ConnectionTiming.fast(), out=out)
     return code, out.getvalue()
 
 
@@ -65,8 +63,8 @@ async def test_probe_prints_identity_and_reading(harness: Harness, model: Dongle
     assert f"forward {forward.normalize():f} kWh" in text
     assert ("Dual Stack" if model is DongleModel.BP35C2 else "Single-hop") in text
     assert "ERXUDP data binary" in text
-    assert RBID not in text
-    assert PASSWORD not in text
+    assert TEST_RBID not in text
+    assert TEST_PASSWORD not in text
     assert sim.stats.commands["SKTERM"] == 1
 
 
@@ -129,15 +127,20 @@ async def test_probe_debug_log_is_redacted(
     code, _ = await _probe("--port", url, "--debug")
     assert code == EXIT_OK
     assert "SKSETRBID ********" in caplog.text
-    assert RBID not in caplog.text.upper()
-    assert PASSWORD not in caplog.text.upper()
+    assert TEST_RBID not in caplog.text.upper()
+    assert TEST_PASSWORD not in caplog.text.upper()
     logging.getLogger("custom_components.broute_meter.broute").setLevel(logging.NOTSET)
 
 
 async def test_probe_as_a_module_process(harness: Harness) -> None:
     """``python -m …`` with credentials only in the environment, never in argv."""
     sim, url = await harness.sim("socket", DongleModel.BP35C2)
-    env = {**os.environ, "BROUTE_ID": RBID, "BROUTE_PASSWORD": PASSWORD, "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "BROUTE_ID": TEST_RBID,
+        "BROUTE_PASSWORD": TEST_PASSWORD,
+        "PYTHONPATH": str(ROOT),
+    }
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -16,7 +16,7 @@ from custom_components.broute_meter.broute.errors import (
     DongleNotRespondingError,
     TransportLostError,
 )
-from custom_components.broute_meter.broute.skstack import (
+from custom_components.broute_meter.broute.links.skstack import (
     Dialect,
     Event,
     PanDescription,
@@ -25,13 +25,12 @@ from custom_components.broute_meter.broute.skstack import (
     parse_erxudp_line,
     parse_event,
 )
+from simulator import TEST_PASSWORD, TEST_RBID
 
 METER_IP = "FE80:0000:0000:0000:021D:1290:1234:5678"
 OWN_IP = "FE80:0000:0000:0000:021D:1290:0000:0001"
 MULTICAST = "FF02:0000:0000:0000:0000:0000:0000:0001"
 MAC = "001D129012345678"
-RBID = "00112233445566778899AABBCCDD1234"
-PASSWORD = "0123456789AB"
 # Reference §B.5: Get_Res of E7, E8, E0, E3 (36 bytes).
 GET_RES = bytes.fromhex("1081000102880105FF017204E70400000278E804001E0032E0040000FE73E3040000012C")
 # Reference §B.3: the instance-list INF a meter multicasts after PANA succeeds.
@@ -79,7 +78,7 @@ async def dongle():
     stack = SkStack(
         reader,
         writer,  # type: ignore[arg-type]
-        secrets=(RBID, PASSWORD),
+        secrets=(TEST_RBID, TEST_PASSWORD),
         on_event=events.append,
         on_udp=packets.append,
         on_lost=lost.append,
@@ -353,21 +352,21 @@ async def test_traffic_log_is_redacted(dongle, caplog: pytest.LogCaptureFixture)
     stack, reader, writer, _, _, _, _ = dongle
     caplog.set_level(logging.DEBUG)
     for args, echo in (
-        (("SKSETPWD", "C", PASSWORD), f"SKSETPWD C {PASSWORD}"),
-        (("SKSETRBID", RBID), f"SKSETRBID {RBID}"),
+        (("SKSETPWD", "C", TEST_PASSWORD), f"SKSETPWD C {TEST_PASSWORD}"),
+        (("SKSETRBID", TEST_RBID), f"SKSETRBID {TEST_RBID}"),
     ):
         task = asyncio.create_task(stack.command(*args))
         await writer.wait_for(echo.encode())
         reader.feed_data(f"{echo}\r\nOK\r\n".encode())
         await task
     # Any line carrying the credentials (here lower-case) is redacted too.
-    reader.feed_data(f"junk {RBID.lower()} {PASSWORD}\r\n".encode())
+    reader.feed_data(f"junk {TEST_RBID.lower()} {TEST_PASSWORD}\r\n".encode())
     await settle()
     assert "SKSETPWD C" in caplog.text  # the traffic log is really there
     text = caplog.text.upper()
-    assert RBID not in text
-    assert PASSWORD not in text
-    assert RBID[-8:] not in text
+    assert TEST_RBID not in text
+    assert TEST_PASSWORD not in text
+    assert TEST_RBID[-8:] not in text
 
 
 async def test_end_of_stream_fails_the_command_and_reports(dongle) -> None:

@@ -1,4 +1,4 @@
-"""A simulated meter on socket://127.0.0.1 (or a pty), a real session, and the recorder.
+"""A simulated meter on socket://127.0.0.1 (or a pty), a real connection, and the recorder.
 
 The meter's clock is a ManualClock and the history job's view of Home Assistant's
 clock is set to the same instant (freezegun would also stop the event loop's clock),
@@ -21,17 +21,10 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
 
-from custom_components.broute_meter.broute.echonet import (
-    EPC,
-    EnergyScale,
-    decode_coefficient,
-    decode_digits,
-    decode_unit,
-)
-from custom_components.broute_meter.broute.session import MeterSession, SessionTiming
+from custom_components.broute_meter.broute import ConnectionTiming, MeterConnection
 from custom_components.broute_meter.const import DOMAIN
 from custom_components.broute_meter.history import Direction, HistoryImporter
-from simulator import DongleModel, MeterConfig, Simulator
+from simulator import TEST_PASSWORD, TEST_RBID, DongleModel, MeterConfig, Simulator
 from simulator.timing import JST, ManualClock, TimingModel
 
 if TYPE_CHECKING:
@@ -40,8 +33,11 @@ if TYPE_CHECKING:
 
     from homeassistant.core import HomeAssistant
 
-RBID = "00112233445566778899AABBCCDD1234"
-PASSWORD = "0123456789AB"
+    from custom_components.broute_meter.broute.meters.low_voltage import (
+        EnergyScale,
+        LowVoltageMeter,
+    )
+
 MAC = "001D129012345678"
 
 
@@ -52,10 +48,15 @@ def auto_enable_custom_integrations(recorder_mock: Any, enable_custom_integratio
 
 @dataclass
 class Source:
-    """What the coordinator offers the history job: the live session and the scale."""
+    """What the coordinator offers the history job: the meter model and the scale."""
 
-    session: MeterSession | None
+    connection: MeterConnection | None
     scale: EnergyScale | None
+
+    @property
+    def meter(self) -> LowVoltageMeter | None:
+        """The meter model of the live connection."""
+        return None if self.connection is None else self.connection.meter
 
 
 @dataclass
@@ -150,25 +151,18 @@ async def make_rig(hass: HomeAssistant, socket_enabled: None) -> AsyncIterator[C
         sim = Simulator(
             model=DongleModel.BP35C2,
             meter=MeterConfig(**meter),
-            rbid=RBID,
-            password=PASSWORD,
+            rbid=TEST_RBID,
+            password=TEST_PASSWORD,
             clock=clock,
             timing=TimingModel.fast(),
         )
         url = await (sim.start_pty() if pty else sim.start_socket())
-        session = MeterSession(url, RBID, PASSWORD, timing=SessionTiming.fast())
-        await session.connect()
-        values = await session.get(EPC.COEFFICIENT, EPC.CUMULATIVE_UNIT, EPC.EFFECTIVE_DIGITS)
-        scale = EnergyScale(
-            coefficient=decode_coefficient(values[EPC.COEFFICIENT])
-            if EPC.COEFFICIENT in values
-            else 1,
-            unit=decode_unit(values[EPC.CUMULATIVE_UNIT]),
-            digits=decode_digits(values[EPC.EFFECTIVE_DIGITS]),
-        )
+        conn = MeterConnection(url, TEST_RBID, TEST_PASSWORD, timing=ConnectionTiming.fast())
+        await conn.connect()
+        scale = (await conn.meter.read_identity()).scale
         entry = MockConfigEntry(domain=DOMAIN, unique_id=MAC.lower(), title="Meter")
         entry.add_to_hass(hass)
-        rig = Rig(hass, sim, clock, [start.astimezone(dt_util.UTC)], Source(session, scale), entry)
+        rig = Rig(hass, sim, clock, [start.astimezone(dt_util.UTC)], Source(conn, scale), entry)
         rigs.append(rig)
         return rig
 
@@ -178,6 +172,6 @@ async def make_rig(hass: HomeAssistant, socket_enabled: None) -> AsyncIterator[C
         for importer in rig.importers:
             importer.async_stop()
             await importer.async_wait_idle()
-        if rig.source.session is not None:
-            await rig.source.session.close()
+        if rig.source.connection is not None:
+            await rig.source.connection.close()
         await rig.sim.stop()

@@ -19,7 +19,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 
 from custom_components.broute_meter import coordinator as coordinator_module
-from custom_components.broute_meter.broute.session import PanDescriptor, SessionTiming
+from custom_components.broute_meter.broute import ConnectionTiming, PanDescriptor
 from custom_components.broute_meter.const import (
     CONF_HISTORY_DAYS,
     CONF_PAN,
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 @pytest.fixture(autouse=True)
 def fast_session(monkeypatch: pytest.MonkeyPatch) -> None:
     """Sessions opened by the integration use compressed timings."""
-    monkeypatch.setattr(coordinator_module, "SESSION_TIMING", SessionTiming.fast())
+    monkeypatch.setattr(coordinator_module, "CONNECTION_TIMING", ConnectionTiming.fast())
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from custom_components.broute_meter.broute.echonet import LV_METER_EOJ
 from custom_components.broute_meter.history import Direction, HistoryState
 from simulator.meter import MeterConfig, SimulatedMeter
 from simulator.timing import JST, ManualClock
@@ -212,14 +213,14 @@ async def test_backfill_crossing_midnight(make_rig: Any) -> None:
 async def test_failure_is_retried_not_dropped(make_rig: Any) -> None:
     """No session (radio lost): the job waits with a retry and resumes afterwards."""
     rig = await make_rig(START)
-    session = rig.source.session
-    rig.source.session = None
+    session = rig.source.connection
+    rig.source.connection = None
     importer = rig.importer(days=2)
     await rig.catch_up(importer)
     assert importer.status.state is HistoryState.RETRYING
     assert importer.status.next_attempt is not None
 
-    rig.source.session = session
+    rig.source.connection = session
     await rig.catch_up(importer)
     assert importer.status.state is HistoryState.IDLE
     rows = await rig.rows(importer, Direction.IMPORT)
@@ -264,7 +265,7 @@ async def test_live_polls_interleave_with_the_backfill(make_rig: Any) -> None:
     latency = 0.1
     interval = 1.0
     rig = await make_rig(START, latency=latency)
-    session = rig.source.session
+    session = rig.source.connection
     assert session is not None
     importer = rig.importer(days=44)
     waits: list[float] = []
@@ -273,7 +274,7 @@ async def test_live_polls_interleave_with_the_backfill(make_rig: Any) -> None:
     async def poll() -> None:
         while True:
             began = loop.time()
-            await session.get(0xE7)
+            await session.client.get(LV_METER_EOJ, (0xE7,))
             waits.append(loop.time() - began)
             await asyncio.sleep(interval)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -11,7 +10,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_DEVICE
 
 from custom_components.broute_meter import coordinator as coordinator_module
-from custom_components.broute_meter.broute.session import SessionTiming
+from custom_components.broute_meter.broute import ConnectionTiming
 from custom_components.broute_meter.const import CONF_PAN, DOMAIN, ISSUE_METER_NOT_FOUND
 
 from .conftest import entry_for
@@ -106,10 +105,8 @@ async def test_repair_issue_while_the_meter_stays_unreachable(
     monkeypatch.setattr(coordinator_module, "METER_NOT_FOUND_GRACE", timedelta(seconds=1))
     monkeypatch.setattr(
         coordinator_module,
-        "SESSION_TIMING",
-        dataclasses.replace(
-            SessionTiming.fast(), request_timeout=0.1, retries=0, recovery_wait=0.2
-        ),
+        "CONNECTION_TIMING",
+        ConnectionTiming.fast().evolve(request_timeout=0.1, retries=0),
     )
     sim = await make_simulator()
     entry = entry_for(sim)
@@ -196,13 +193,11 @@ async def test_credentials_revoked_while_running(
     """The meter drops the session and rejects the old credentials: reauth, not retries."""
     monkeypatch.setattr(
         coordinator_module,
-        "SESSION_TIMING",
-        dataclasses.replace(
-            SessionTiming.fast(),
+        "CONNECTION_TIMING",
+        ConnectionTiming.fast().evolve(
             request_timeout=0.2,
             command_timeout=0.3,
             retries=1,
-            recovery_wait=0.2,
         ),
     )
     sim = await make_simulator()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from datetime import datetime, timedelta
 from decimal import Decimal
 import logging
@@ -29,7 +28,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.broute_meter import coordinator as coordinator_module
-from custom_components.broute_meter.broute.session import SessionTiming
+from custom_components.broute_meter.broute import ConnectionTiming, LinkState
 from custom_components.broute_meter.const import DOMAIN
 from simulator import JST, ManualClock, MeterConfig, SimulatedMeter, Simulator
 
@@ -269,14 +268,12 @@ async def test_unavailable_and_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A lost dongle makes the entities unavailable, logged once; they come back by themselves."""
-    # A request gives up on a session under repair after about a second, so a
-    # three-second outage is seen by the polls instead of being waited out.
+    # A request meets the link under repair and fails at once; short timeouts keep the
+    # poll that first meets the outage quick too.
     monkeypatch.setattr(
         coordinator_module,
-        "SESSION_TIMING",
-        dataclasses.replace(
-            SessionTiming.fast(),
-            recovery_wait=0.2,
+        "CONNECTION_TIMING",
+        ConnectionTiming.fast().evolve(
             request_timeout=0.2,
             command_timeout=0.3,
             retries=1,
@@ -310,6 +307,36 @@ async def test_unavailable_and_back(
     for record in caplog.records:
         assert "0123456789AB" not in record.getMessage()
         assert "00112233445566778899AABBCCDD1234" not in record.getMessage()
+
+
+async def test_a_repaired_link_is_polled_at_once(
+    hass: HomeAssistant, make_simulator: SimFactory
+) -> None:
+    """A poll that met the link under repair fails; the next comes when the link is back.
+
+    The polling interval is an hour, so only the link's UP report can bring the values
+    back within the test.
+    """
+    sim = await make_simulator()
+    entry = await setup(hass, sim, scan_interval=3600)
+    link = entry.runtime_data.coordinator.connection.link
+    assert state(hass, POWER) != STATE_UNAVAILABLE
+    reconnects = link.stats.reconnects
+
+    sim.faults.disconnect(0.5)  # the port is gone for half a second: a repair, not a hold
+    for _ in range(100):
+        await sim_wait(hass)
+        if link.status.state is LinkState.REPAIRING:
+            break
+    await refresh(hass, entry)
+    assert state(hass, POWER) == STATE_UNAVAILABLE
+
+    for _ in range(300):
+        await sim_wait(hass)
+        if state(hass, POWER) != STATE_UNAVAILABLE:
+            break
+    assert link.stats.reconnects == reconnects + 1
+    assert int(state(hass, POWER)) == sim.meter.power_w()
 
 
 async def test_power_threshold_automation(hass: HomeAssistant, make_simulator: SimFactory) -> None:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 
-from custom_components.broute_meter.broute.session import SessionTiming
+from custom_components.broute_meter.broute import ConnectionTiming
 from simulator import ManualClock, MeterConfig, SimulatedMeter, Simulator
 
 if TYPE_CHECKING:
@@ -59,14 +59,12 @@ WARM_UP_POLLS = 20
 TOUR_SPACING = 6
 
 
-def soak_timing() -> SessionTiming:
+def soak_timing() -> ConnectionTiming:
     """The session's compressed timings, shortened further so failing polls are quick."""
-    return replace(
-        SessionTiming.fast(),
+    return ConnectionTiming.fast().evolve(
         command_timeout=0.5,
         reset_timeout=0.5,
         request_timeout=0.3,
-        recovery_wait=0.5,
         reauth_grace=0.2,
         reconnect_backoff=0.05,
         reconnect_backoff_max=0.4,
@@ -226,7 +224,7 @@ class Soak:
         *,
         polls: int,
         seed: int,
-        timing: SessionTiming,
+        timing: ConnectionTiming,
         poll_gap: float = 0.005,
         fault_rate: float = 0.12,
         progress: Callable[[SoakReport], None] | None = None,
@@ -254,11 +252,10 @@ class Soak:
         # Recovery bound: one failing poll, the gap to the next, and one rejoin with its
         # backoff, plus slack for a loaded 2-core machine.
         self.recovery_bound = (
-            timing.request_budget
-            + timing.recovery_wait
+            timing.client.request_budget
             + poll_gap
-            + timing.reconnect_backoff_max
-            + timing.command_timeout * 4
+            + timing.link.reconnect_backoff_max
+            + timing.link.command_timeout * 4
             + 2.0
         )
 
@@ -414,6 +411,19 @@ class Soak:
 
     # --- the run ----------------------------------------------------------------------
 
+    async def _link_back(self) -> None:
+        """After a failed poll, wait (bounded) for the link to report UP again.
+
+        A poll that meets a link under repair fails at once; the coordinator polls
+        again when the link is back, and so does the soak (its polls replace the
+        coordinator's timer). Without this the soak would fire its whole budget of
+        polls, and of faults, into one repair.
+        """
+        connection = self.coordinator.connection
+        deadline = self.loop.time() + self.recovery_bound
+        while not connection.status.up and self.loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
     async def _poll(self) -> bool:
         advance = self.rng.choice([60, 120, 300, 600, 900, 1800])
         moved = asyncio.Event()
@@ -499,13 +509,19 @@ class Soak:
                 if ok:
                     self._outage = False
                 elif self._clear_at is None:
-                    self._violation("a poll failed with no fault injected")
+                    self._violation(
+                        "a poll failed with no fault injected: "
+                        f"{self.coordinator.last_exception!r} "
+                        f"({self.coordinator.connection.status})"
+                    )
                 elif now - self._clear_at > self.recovery_bound:
                     self._violation(
                         f"still failing {now - self._clear_at:.2f} s after the faults cleared"
                     )
                     self._clear_at = now  # report once per bound, not every poll
                 await asyncio.sleep(self.poll_gap)
+                if not ok:
+                    await self._link_back()
                 if index == self.polls // 2:
                     gc.collect()
                     report.memory_mid_kib = _traced_kib()

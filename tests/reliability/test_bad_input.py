@@ -23,11 +23,12 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
+from custom_components.broute_meter.broute import ConnectionTiming, MeterConnection
+from custom_components.broute_meter.broute.echonet import LV_METER_EOJ
 from custom_components.broute_meter.broute.errors import (
     MeterNotFoundError,
     PropertyNotAvailableError,
 )
-from custom_components.broute_meter.broute.session import MeterSession, SessionTiming
 from custom_components.broute_meter.const import CONF_PAN, CONF_PASSWORD, CONF_RBID, DOMAIN
 from simulator import TEST_PASSWORD, TEST_RBID, DongleModel
 
@@ -76,7 +77,7 @@ async def test_library_refuses_unsafe_credentials(
     """
     sim = await make_simulator()
     with pytest.raises(ValueError, match="B-route") as info:
-        MeterSession(port_of(sim), rbid, password, timing=SessionTiming.fast())
+        MeterConnection(port_of(sim), rbid, password, timing=ConnectionTiming.fast())
     assert sim.stats.connections == 0
     assert sum(sim.stats.commands.values()) == 0
     # The message names the field, never its value.
@@ -196,7 +197,9 @@ async def test_foreign_meter_is_never_joined(
     sim = await make_simulator()
     sim.pans.clear()  # our meter is out of reach...
     sim.faults.second_meter(pair_id="99887766", same_channel=True)  # ...a neighbour's is not
-    session = MeterSession(port_of(sim), TEST_RBID, TEST_PASSWORD, timing=SessionTiming.fast())
+    session = MeterConnection(
+        port_of(sim), TEST_RBID, TEST_PASSWORD, timing=ConnectionTiming.fast()
+    )
     with pytest.raises(MeterNotFoundError):
         await session.connect()
     await session.close()
@@ -232,17 +235,19 @@ async def test_second_meter_on_the_same_channel(
 async def test_unsupported_properties(make_simulator: SimFactory) -> None:
     """Get of an EPC the meter lacks yields the rest; Set of a read-only one is refused."""
     sim = await make_simulator(reverse_metering=False)
-    session = MeterSession(port_of(sim), TEST_RBID, TEST_PASSWORD, timing=SessionTiming.fast())
+    session = MeterConnection(
+        port_of(sim), TEST_RBID, TEST_PASSWORD, timing=ConnectionTiming.fast()
+    )
     try:
         await session.connect()
         # E3 (reverse energy) is absent on this meter, C0 on every simulated one.
-        values = await session.get(0xE7, 0xE3, 0xC0)
+        values = await session.client.get(LV_METER_EOJ, (0xE7, 0xE3, 0xC0))
         assert set(values) == {0xE7}
         assert int.from_bytes(values[0xE7], "big", signed=True) == sim.meter.power_w()
         with pytest.raises(PropertyNotAvailableError):
-            await session.set(0xE7, b"\x00\x00\x00\x00")
+            await session.client.set(LV_METER_EOJ, 0xE7, b"\x00\x00\x00\x00")
         # The session is still fine afterwards.
-        assert 0xE0 in await session.get(0xE0)
+        assert 0xE0 in await session.client.get(LV_METER_EOJ, (0xE0,))
     finally:
         await session.close()
 

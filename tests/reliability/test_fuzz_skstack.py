@@ -16,7 +16,7 @@ import itertools
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from custom_components.broute_meter.broute.errors import BRouteError
-from custom_components.broute_meter.broute.skstack import (
+from custom_components.broute_meter.broute.links.skstack import (
     Event,
     SkStack,
     UdpPacket,

@@ -227,10 +227,10 @@ def search_everywhere(
     coordinator = entry.runtime_data.coordinator
     for exc in [
         *exception_chain(coordinator.last_exception),
-        *exception_chain(coordinator.session.last_error),
+        *exception_chain(coordinator.connection.link.last_error),
     ]:
         found += [f"exception {type(exc).__name__}: {s}" for s in leaks(f"{exc} {exc!r}")]
-    found += [f"session repr: {s}" for s in leaks(repr(coordinator.session))]
+    found += [f"connection repr: {s}" for s in leaks(repr(coordinator.connection))]
     found += [f"entry reason: {s}" for s in leaks(str(entry.reason))]
     for state in hass.states.async_all():
         found += [f"state {state.entity_id}: {s}" for s in leaks(repr(state.as_dict()))]

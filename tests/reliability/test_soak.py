@@ -45,7 +45,7 @@ async def test_soak(
 ) -> None:
     """Hundreds of polls under random faults and bursts: every soak check holds."""
     timing = soak_timing()
-    monkeypatch.setattr(coordinator_module, "SESSION_TIMING", timing)
+    monkeypatch.setattr(coordinator_module, "CONNECTION_TIMING", timing)
     clock = ManualClock(METER_TIME)
     seed = SEED + (1 if transport == "pty" else 0)
     sim = await make_simulator(

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import serialx
 
+from simulator import TEST_PASSWORD, TEST_RBID
+
 A1_FIELDS = 6  # SENDER DEST RPORT LPORT SENDERLLA SECURED, then DATALEN
 DSE_FIELDS = 7  # ... SECURED SIDE, then DATALEN
 
@@ -160,8 +162,6 @@ class Host:
 
 METER_IP = "FE80:0000:0000:0000:021D:1290:1234:5678"
 DONGLE_IP = "FE80:0000:0000:0000:021D:1290:0000:0001"
-RBID = "00112233445566778899AABBCCDD1234"
-PASSWORD = "0123456789AB"
 
 
 async def connect_and_join(url: str, *, dse: bool, hex_mode: bool = False) -> Host:
@@ -173,9 +173,9 @@ async def connect_and_join(url: str, *, dse: bool, hex_mode: bool = False) -> Ho
     await host.expect(b"OK")
     await host.cmd("SKSREG SFE 0")
     await host.expect(b"OK")
-    await host.cmd(f"SKSETPWD C {PASSWORD}")
+    await host.cmd(f"SKSETPWD C {TEST_PASSWORD}")
     await host.expect(b"OK")
-    await host.cmd(f"SKSETRBID {RBID}")
+    await host.cmd(f"SKSETRBID {TEST_RBID}")
     await host.expect(b"OK")
     await host.cmd(f"SKSCAN 2 FFFFFFFF 6{side}")
     await host.expect(b"EVENT 22")

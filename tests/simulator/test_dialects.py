@@ -6,12 +6,10 @@ import asyncio
 
 import pytest
 
-from simulator import DongleModel, Simulator
+from simulator import TEST_PASSWORD, TEST_RBID, DongleModel, Simulator
 
 from .helpers import (
     METER_IP,
-    PASSWORD,
-    RBID,
     Host,
     connect_and_join,
     request,
@@ -260,10 +258,10 @@ async def test_join_fails_with_event_24(make_sim: object, wrong: str) -> None:
     sim: Simulator = make_sim(DongleModel.BP35A1)  # type: ignore[operator]
     host = await _quiet_host(sim, pty=True)
     try:
-        pwd = "WRONGPASSWD0" if wrong == "password" else PASSWORD
+        pwd = "WRONGPASSWD0" if wrong == "password" else TEST_PASSWORD
         await host.cmd(f"SKSETPWD C {pwd}")
         await host.expect(b"OK")
-        await host.cmd(f"SKSETRBID {RBID}")
+        await host.cmd(f"SKSETRBID {TEST_RBID}")
         await host.expect(b"OK")
         await host.cmd("SKSREG S2 " + ("22" if wrong == "channel" else "21"))
         await host.expect(b"OK")
@@ -315,9 +313,9 @@ async def test_credentials_are_redacted_in_last_commands(make_sim: object) -> No
     await host.close()
     text = " ".join(sim.dongle.last_commands)
     assert "SKSETRBID" in text
-    assert RBID not in text
-    assert PASSWORD not in text
-    assert RBID[-8:] not in text.replace("PairID", "")
+    assert TEST_RBID not in text
+    assert TEST_PASSWORD not in text
+    assert TEST_RBID[-8:] not in text.replace("PairID", "")
 
 
 async def test_pty_can_be_reopened_by_a_new_host(make_sim: object) -> None:

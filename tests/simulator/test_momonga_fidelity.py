@@ -13,13 +13,11 @@ from typing import Any
 import momonga
 import pytest
 
-from simulator import DongleModel, Simulator
-
-from .helpers import PASSWORD, RBID
+from simulator import TEST_PASSWORD, TEST_RBID, DongleModel, Simulator
 
 
 def _read_with_momonga(path: str) -> dict[str, Any]:
-    client = momonga.Momonga(RBID, PASSWORD, path)
+    client = momonga.Momonga(TEST_RBID, TEST_PASSWORD, path)
     client.internal_xmit_interval = 0.01  # momonga sleeps this long between requests
     client.open()
     try:

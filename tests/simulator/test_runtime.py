@@ -6,10 +6,17 @@ import asyncio
 from datetime import datetime
 import sys
 
-from simulator import DongleModel, MeterConfig, RealClock, Simulator, TimingModel
+from simulator import (
+    TEST_RBID,
+    DongleModel,
+    MeterConfig,
+    RealClock,
+    Simulator,
+    TimingModel,
+)
 from simulator.timing import next_half_hour
 
-from .helpers import RBID, connect_and_join
+from .helpers import connect_and_join
 
 
 async def test_real_clock_pushes_ea_at_the_half_hour(socket_enabled: None) -> None:
@@ -52,5 +59,5 @@ async def test_standalone_command_prints_where_and_credentials() -> None:
         proc.terminate()
         await proc.wait()
     assert lines[0].startswith("Simulated bp35a1 dongle at: /")
-    assert lines[1].strip() == f"B-route ID: {RBID}"
+    assert lines[1].strip() == f"B-route ID: {TEST_RBID}"
     assert lines[2].startswith("Password:")

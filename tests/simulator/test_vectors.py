@@ -6,14 +6,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from simulator import JST, DongleModel, ManualClock, Simulator
+from simulator import JST, TEST_PASSWORD, TEST_RBID, DongleModel, ManualClock, Simulator
 from simulator.echonet import decode_property_map, property_map
 
 from .helpers import (
     DONGLE_IP,
     METER_IP,
-    PASSWORD,
-    RBID,
     Host,
     connect_and_join,
     request,
@@ -49,9 +47,9 @@ async def test_a1_transcript_scan_join_and_d5(make_sim: object) -> None:
         assert await host.expect(b"OK") == [b"SKSREG SFE 0", b"OK"]
         await host.cmd("ROPT")
         assert await host.raw_until(b"OK 00\r") == b"OK 00\r"
-        await host.cmd(f"SKSETPWD C {PASSWORD}")
+        await host.cmd(f"SKSETPWD C {TEST_PASSWORD}")
         assert await host.expect(b"OK") == [b"OK"]
-        await host.cmd(f"SKSETRBID {RBID}")
+        await host.cmd(f"SKSETRBID {TEST_RBID}")
         assert await host.expect(b"OK") == [b"OK"]
         await host.cmd("SKSCAN 2 FFFFFFFF 6")
         assert await host.expect(b"EVENT 22") == [

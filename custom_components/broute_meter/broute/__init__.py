@@ -1,19 +1,29 @@
-"""B-route client: SKSTACK-IP Wi-SUN dongles and ECHONET Lite smart meters.
+"""B-route client: ECHONET Lite smart meters over Wi-SUN dongles, in layers.
 
 asyncio only and free of Home Assistant imports, so it can be used (and published)
-on its own. Typical use::
+on its own. From the bottom up:
 
-    session = MeterSession("/dev/serial/by-id/usb-...", rbid, password, pan=cached_pan)
-    await session.connect()          # scan (no cached PAN) + PANA join
-    cached_pan = session.pan         # persist it: the next connect skips the scan
-    values = await session.get(0xE7, 0xE8)   # EDT bytes by EPC; decode with .echonet
-    await session.close()
+* a :class:`~.link.Link` carries ECHONET Lite datagrams to one meter and reports its
+  state (``links/``: SKSTACK-IP Wi-SUN dongles today);
+* one :class:`~.client.EchonetClient` handles requests over any link;
+* meter models (``meters/``) turn properties into typed readings;
+* :class:`MeterConnection` holds the three for one meter. Typical use::
 
-The session repairs itself (re-authentication, rejoin, dongle re-init, port reopen);
-requests made meanwhile wait for it within their own time budget. From a shell:
+    conn = MeterConnection("/dev/serial/by-id/usb-...", rbid, password, pan=cached_pan)
+    await conn.connect()                     # scan (no cached PAN) + PANA join
+    cached_pan = conn.pan                    # persist it: the next connect skips the scan
+    identity = await conn.meter.read_identity()
+    reading = await conn.meter.read_live(identity)   # power W, currents A, registers
+    await conn.close()
+
+The link repairs itself (re-authentication, rejoin, dongle re-init, port reopen);
+a request made while it repairs fails at once with SessionUnavailableError, and the
+link reports ``UP`` again when it is back. From a shell:
 ``python -m custom_components.broute_meter.broute probe --port URL``.
 """
 
+from .client import ClientTiming, EchonetClient
+from .connection import ConnectionTiming, MeterConnection
 from .errors import (
     AuthenticationError,
     BRouteError,
@@ -34,31 +44,35 @@ from .errors import (
     TransmitLimitError,
     TransportError,
     TransportLostError,
+    error_translation_key,
 )
-from .session import (
-    MeterSession,
-    PanDescriptor,
-    SessionState,
-    SessionStats,
-    SessionTiming,
-    lqi_to_rssi,
-    mac_to_ipv6,
-)
-from .skstack import Dialect, Event, PanDescription, SkStack, UdpPacket
+from .link import HoldReason, Link, LinkState, LinkStatus
+from .links.skstack import Dialect, Event, PanDescription, SkStack, SkStackLink, UdpPacket
+from .links.wisun import PanDescriptor, WiSunLink, WiSunTiming, lqi_to_rssi, mac_to_ipv6
+from .meters.low_voltage import LowVoltageMeter, MeterIdentity
 from .transport import open_port
 
 __all__ = [
     "AuthenticationError",
     "BRouteError",
+    "ClientTiming",
     "CommandError",
+    "ConnectionTiming",
     "Dialect",
     "DongleError",
     "DongleNotRespondingError",
+    "EchonetClient",
     "EchonetDecodeError",
     "Event",
+    "HoldReason",
     "JoinError",
+    "Link",
+    "LinkState",
+    "LinkStatus",
+    "LowVoltageMeter",
+    "MeterConnection",
+    "MeterIdentity",
     "MeterNotFoundError",
-    "MeterSession",
     "MeterTimeoutError",
     "PanDescription",
     "PanDescriptor",
@@ -68,15 +82,16 @@ __all__ = [
     "PortNotReadyError",
     "PortPermissionError",
     "PropertyNotAvailableError",
-    "SessionState",
-    "SessionStats",
-    "SessionTiming",
     "SessionUnavailableError",
     "SkStack",
+    "SkStackLink",
     "TransmitLimitError",
     "TransportError",
     "TransportLostError",
     "UdpPacket",
+    "WiSunLink",
+    "WiSunTiming",
+    "error_translation_key",
     "lqi_to_rssi",
     "mac_to_ipv6",
     "open_port",

@@ -14,46 +14,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 from dataclasses import dataclass
-from decimal import Decimal
 import getpass
 import logging
 import os
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from .echonet import (
-    EnergyScale,
-    decode_coefficient,
-    decode_cumulative,
-    decode_digits,
-    decode_instantaneous_current,
-    decode_instantaneous_power,
-    decode_maker_code,
-    decode_release,
-    decode_serial,
-    decode_unit,
-)
-from .errors import (
-    AuthenticationError,
-    BRouteError,
-    DongleNotRespondingError,
-    EchonetDecodeError,
-    JoinError,
-    MeterNotFoundError,
-    MeterTimeoutError,
-    PortBusyError,
-    PortConnectError,
-    PortNotFoundError,
-    PortNotReadyError,
-    PortPermissionError,
-    TransportError,
-)
+from .connection import ConnectionTiming, MeterConnection
+from .errors import BRouteError
+from .links.skstack import Dialect
+from .links.wisun import PanDescriptor
 from .makers import maker_name
-from .session import MeterSession, PanDescriptor, SessionTiming
-from .skstack import Dialect
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from decimal import Decimal
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -76,61 +51,61 @@ class _Failure:
     message: str
 
 
+_WEAK_LINK = (
+    EXIT_METER,
+    "The meter was found but did not answer reliably ({exc}). The radio link is "
+    "probably weak: move the dongle closer to the meter.",
+)
+# One clear sentence (plus advice) per error, by the error's translation key.
+_FAILURES: dict[str, tuple[int, str]] = {
+    "port_not_found": (
+        EXIT_PORT,
+        "Port {port} does not exist. Is the dongle plugged in? Prefer the stable "
+        "/dev/serial/by-id/... path.",
+    ),
+    "port_permission": (
+        EXIT_PORT,
+        "No permission to open {port}. Add this user to the group owning the device "
+        "(often 'dialout') or run with sufficient rights.",
+    ),
+    "port_busy": (
+        EXIT_PORT,
+        "{port} is in use by another program (Home Assistant, ser2net, a terminal). "
+        "Stop it and try again.",
+    ),
+    "cannot_connect": (EXIT_PORT, "Cannot reach {port}: {exc}. Is the serial server running?"),
+    "port_not_ready": (EXIT_PORT, "{port} is not ready yet; try again in a moment."),
+    "port_error": (EXIT_PORT, "Port problem: {exc}"),
+    "transport_lost": (EXIT_PORT, "Port problem: {exc}"),
+    "dongle_not_responding": (
+        EXIT_DONGLE,
+        "The port opened but no SKSTACK-IP dongle answers. Check that this is the Wi-SUN "
+        "dongle (not another serial device), that it runs at 115200 baud, and that it is "
+        "not a J11 (binary protocol) model.",
+    ),
+    "meter_not_found": (
+        EXIT_NOT_FOUND,
+        "No smart meter with this B-route ID answered the scans. Move the dongle closer "
+        "to the meter (fewer walls, away from metal and other radios, a USB extension "
+        "cable helps), and check the B-route ID: its last 8 characters must match the "
+        "meter's pairing ID.",
+    ),
+    "invalid_auth": (
+        EXIT_AUTH,
+        "The meter rejected the B-route ID or password. Re-enter them exactly as issued "
+        "(ID: 32 characters, password: 12); if they are right, ask the utility to "
+        "re-issue them — a meter replacement invalidates old credentials.",
+    ),
+    "join_failed": _WEAK_LINK,
+    "meter_timeout": _WEAK_LINK,
+    "decode_error": (EXIT_METER, "The meter sent a value that could not be decoded: {exc}"),
+}
+
+
 def _explain(exc: BRouteError, port: str) -> _Failure:
     """One clear sentence (plus advice) per outcome."""
-    if isinstance(exc, PortNotFoundError):
-        return _Failure(
-            EXIT_PORT,
-            f"Port {port} does not exist. Is the dongle plugged in? Prefer the stable "
-            "/dev/serial/by-id/... path.",
-        )
-    if isinstance(exc, PortPermissionError):
-        return _Failure(
-            EXIT_PORT,
-            f"No permission to open {port}. Add this user to the group owning the device "
-            "(often 'dialout') or run with sufficient rights.",
-        )
-    if isinstance(exc, PortBusyError):
-        return _Failure(
-            EXIT_PORT,
-            f"{port} is in use by another program (Home Assistant, ser2net, a terminal). "
-            "Stop it and try again.",
-        )
-    if isinstance(exc, PortConnectError):
-        return _Failure(EXIT_PORT, f"Cannot reach {port}: {exc}. Is the serial server running?")
-    if isinstance(exc, PortNotReadyError):
-        return _Failure(EXIT_PORT, f"{port} is not ready yet; try again in a moment.")
-    if isinstance(exc, TransportError):
-        return _Failure(EXIT_PORT, f"Port problem: {exc}")
-    if isinstance(exc, DongleNotRespondingError):
-        return _Failure(
-            EXIT_DONGLE,
-            "The port opened but no SKSTACK-IP dongle answers. Check that this is the Wi-SUN "
-            "dongle (not another serial device), that it runs at 115200 baud, and that it is "
-            "not a J11 (binary protocol) model.",
-        )
-    if isinstance(exc, MeterNotFoundError):
-        return _Failure(
-            EXIT_NOT_FOUND,
-            "No smart meter with this B-route ID answered the scans. Move the dongle closer "
-            "to the meter (fewer walls, away from metal and other radios, a USB extension "
-            "cable helps), and check the B-route ID: its last 8 characters must match the "
-            "meter's pairing ID.",
-        )
-    if isinstance(exc, AuthenticationError):
-        return _Failure(
-            EXIT_AUTH,
-            "The meter rejected the B-route ID or password. Re-enter them exactly as issued "
-            "(ID: 32 characters, password: 12); if they are right, ask the utility to "
-            "re-issue them — a meter replacement invalidates old credentials.",
-        )
-    if isinstance(exc, JoinError | MeterTimeoutError):
-        return _Failure(
-            EXIT_METER,
-            f"The meter was found but did not answer reliably ({exc}). The radio link is "
-            "probably weak: move the dongle closer to the meter.",
-        )
-    return _Failure(EXIT_FAILED, f"Failed: {exc}")
+    code, template = _FAILURES.get(exc.translation_key, (EXIT_FAILED, "Failed: {exc}"))
+    return _Failure(code, template.format(port=port, exc=exc))
 
 
 def _parse_channel(text: str) -> int:
@@ -184,46 +159,38 @@ def _fmt_kwh(value: Decimal) -> str:
     return f"{value.normalize():f} kWh"
 
 
-async def _read_and_print(session: MeterSession, out: TextIO) -> None:
-    identity = await session.get(0x8A, 0x8D, 0x82)
+async def _read_and_print(conn: MeterConnection, out: TextIO) -> None:
+    meter = conn.meter
+    identity = await meter.read_identity()
+    # The first live reading also brings the release letter (one frame).
+    live = await meter.read_live(identity)
+    identity = identity.completed_by(live)
     parts = []
-    if 0x8A in identity:
-        code = decode_maker_code(identity[0x8A])
-        name = maker_name(code)
-        parts.append(f"maker 0x{code:06X}" + (f" ({name})" if name else ""))
-    if 0x8D in identity:
-        parts.append(f"serial {decode_serial(identity[0x8D]) or '(blank)'}")
-    if 0x82 in identity:
-        parts.append(f"ECHONET Lite release {decode_release(identity[0x82]) or '?'}")
+    if identity.maker_code is not None:
+        name = maker_name(identity.maker_code)
+        parts.append(f"maker 0x{identity.maker_code:06X}" + (f" ({name})" if name else ""))
+    if identity.serial_number is not None:
+        parts.append(f"serial {identity.serial_number}")
+    if identity.release is not None:
+        parts.append(f"ECHONET Lite release {identity.release}")
     print("Meter:  " + (", ".join(parts) if parts else "identity not available"), file=out)
 
-    scale_raw = await session.get(0xD3, 0xE1, 0xD7)
-    scale = EnergyScale(
-        coefficient=decode_coefficient(scale_raw[0xD3]) if 0xD3 in scale_raw else 1,
-        unit=decode_unit(scale_raw[0xE1]) if 0xE1 in scale_raw else Decimal("0.1"),
-        digits=decode_digits(scale_raw[0xD7]) if 0xD7 in scale_raw else 6,
-    )
-    values = await session.get(0xE7, 0xE8, 0xE0, 0xE3)
+    scale = identity.scale
     reading = []
-    if 0xE7 in values:
-        power = decode_instantaneous_power(values[0xE7])
-        reading.append("power " + ("n/a" if power is None else f"{power} W"))
-    if 0xE8 in values:
-        r, t = decode_instantaneous_current(values[0xE8])
-        reading.append(
-            "current R "
-            + ("n/a" if r is None else f"{r:.1f} A")
-            + (", T n/a (single phase)" if t is None else f", T {t:.1f} A")
-        )
-    for epc, label in ((0xE0, "forward"), (0xE3, "reverse")):
-        if epc in values:
-            raw = decode_cumulative(values[epc])
-            reading.append(f"{label} " + ("n/a" if raw is None else _fmt_kwh(scale.to_kwh(raw))))
+    reading.append("power " + ("n/a" if live.power_w is None else f"{live.power_w} W"))
+    r, t = live.current_r_a, live.current_t_a
+    reading.append(
+        "current R "
+        + ("n/a" if r is None else f"{r:.1f} A")
+        + (", T n/a (single phase)" if t is None else f", T {t:.1f} A")
+    )
+    for direction, raw in live.registers.items():
+        reading.append(f"{direction} " + ("n/a" if raw is None else _fmt_kwh(scale.to_kwh(raw))))
     unit_note = f"(coefficient {scale.coefficient}, unit {scale.unit} kWh)"
     print("Reading: " + "; ".join(reading) + f" {unit_note}", file=out)
 
 
-async def probe(args: argparse.Namespace, *, timing: SessionTiming | None, out: TextIO) -> int:
+async def probe(args: argparse.Namespace, *, timing: ConnectionTiming | None, out: TextIO) -> int:
     """Run the probe; returns the process exit code."""
     creds = _credentials(out)
     if creds is None:
@@ -240,7 +207,7 @@ async def probe(args: argparse.Namespace, *, timing: SessionTiming | None, out: 
             print(f"Invalid PAN: {exc}", file=out)
             return EXIT_USAGE
     try:
-        session = MeterSession(args.port, creds[0], creds[1], pan=pan, timing=timing)
+        conn = MeterConnection(args.port, creds[0], creds[1], pan=pan, timing=timing)
     except ValueError as exc:
         print(f"Invalid credentials: {exc}", file=out)
         return EXIT_USAGE
@@ -250,16 +217,17 @@ async def probe(args: argparse.Namespace, *, timing: SessionTiming | None, out: 
         file=out,
     )
     try:
-        await session.connect()
-        dialect = session.dialect
-        fmt = {True: "binary", False: "hex ASCII", None: "unknown"}[session.binary_payload]
+        await conn.connect()
+        link = conn.link
+        dialect = link.dialect
+        fmt = {True: "binary", False: "hex ASCII", None: "unknown"}[link.binary_payload]
         print(
-            f"Dongle: firmware {session.dongle_version or '?'}, "
+            f"Dongle: firmware {link.dongle_version or '?'}, "
             f"{_DIALECT_NAMES.get(dialect, 'dialect unknown') if dialect else 'dialect unknown'}"
             f", ERXUDP data {fmt}",
             file=out,
         )
-        found = session.pan
+        found = conn.pan
         if found is not None:
             rssi = f" ≈ {found.rssi:.1f} dBm" if found.rssi is not None else ""
             lqi = f", LQI {found.lqi}{rssi}" if found.lqi is not None else ""
@@ -268,7 +236,7 @@ async def probe(args: argparse.Namespace, *, timing: SessionTiming | None, out: 
                 f"{found.pan_id:04X}, MAC {found.mac}{lqi}",
                 file=out,
             )
-        await _read_and_print(session, out)
+        await _read_and_print(conn, out)
         if found is not None and pan is None:
             print(
                 f"Next time skip the scan with: --channel {found.channel} "
@@ -276,14 +244,11 @@ async def probe(args: argparse.Namespace, *, timing: SessionTiming | None, out: 
                 file=out,
             )
     except BRouteError as exc:
-        if isinstance(exc, EchonetDecodeError):
-            print(f"The meter sent a value that could not be decoded: {exc}", file=out)
-            return EXIT_METER
         failure = _explain(exc, args.port)
         print(failure.message, file=out)
         return failure.code
     finally:
-        await session.close()
+        await conn.close()
     print("OK: the dongle and the meter work.", file=out)
     return EXIT_OK
 
@@ -291,7 +256,7 @@ async def probe(args: argparse.Namespace, *, timing: SessionTiming | None, out: 
 async def async_main(
     argv: Sequence[str] | None = None,
     *,
-    timing: SessionTiming | None = None,
+    timing: ConnectionTiming | None = None,
     out: TextIO | None = None,
 ) -> int:
     """Parse ``argv`` and run the command; ``timing`` lets tests use shorter timeouts."""

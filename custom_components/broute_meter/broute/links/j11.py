@@ -40,7 +40,6 @@ from ..errors import (
     DongleNotRespondingError,
     TransportLostError,
 )
-from ..skstack import Redactor
 from ..transport import (
     DEFAULT_OPEN_TIMEOUT,
     close_port,
@@ -49,6 +48,7 @@ from ..transport import (
     release_secrets,
 )
 from . import j11_frames as jf
+from .skstack import Redactor
 from .wisun import ECHONET_PORT, DriverEvent, JoinOutcome, PanDescriptor
 
 if TYPE_CHECKING:

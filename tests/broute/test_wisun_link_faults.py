@@ -1,4 +1,9 @@
-"""MeterSession under the simulator's faults: the caller never has to restart anything."""
+"""The SKSTACK Wi-SUN link under the simulator's faults: the caller never restarts anything.
+
+A request that meets the link under repair fails at once (SessionUnavailableError); the
+link repairs itself and reports UP, after which requests work again. ``_power(...,
+through_repair=True)`` reads as a poller does: once more after the link is back.
+"""
 
 from __future__ import annotations
 
@@ -10,30 +15,39 @@ import pytest
 
 from custom_components.broute_meter.broute import (
     AuthenticationError,
+    ClientTiming,
+    ConnectionTiming,
+    LinkState,
     MeterTimeoutError,
-    SessionState,
-    SessionTiming,
     SessionUnavailableError,
     TransmitLimitError,
+    WiSunTiming,
 )
 from custom_components.broute_meter.broute.echonet import decode_instantaneous_power
 from custom_components.broute_meter.broute.transport import close_port, open_port
 
-from .conftest import TRANSPORTS, Harness, eventually
+from .conftest import TRANSPORTS, Harness, eventually, get, get_when_up
 
 E7 = 0xE7
 
 
 async def _connected(harness: Harness, transport: str = "socket", **kwargs):
     sim, url = await harness.sim(transport)
-    states: list[SessionState] = []
-    session = harness.session(url, on_state_change=states.append, **kwargs)
+    states: list[LinkState] = []
+    session = harness.session(url, states=states, **kwargs)
     await session.connect()
     return sim, session, states
 
 
-async def _power(session) -> int | None:
-    return decode_instantaneous_power((await session.get(E7))[E7])
+async def _power(session, *, through_repair: bool = False) -> int | None:
+    values = await (get_when_up(session, E7) if through_repair else get(session, E7))
+    return decode_instantaneous_power(values[E7])
+
+
+def _timing(*, link: dict | None = None, client: dict | None = None) -> ConnectionTiming:
+    return ConnectionTiming(
+        replace(WiSunTiming.fast(), **(link or {})), replace(ClientTiming.fast(), **(client or {}))
+    )
 
 
 async def test_dropped_reply_is_retried(harness: Harness) -> None:
@@ -42,31 +56,31 @@ async def test_dropped_reply_is_retried(harness: Harness) -> None:
     sim.faults.drop_replies(1)
     assert await _power(session) == sim.meter.power_w()
     assert sim.stats.frames_to_meter - before == 2
-    assert (session.stats.retries, session.stats.timeouts) == (1, 1)
+    assert (session.client.stats.retries, session.client.stats.timeouts) == (1, 1)
 
 
 async def test_garbage_and_stray_pana_are_ignored(harness: Harness) -> None:
     sim, session, _ = await _connected(harness)
-    await eventually(lambda: session.stats.notifications >= 1)  # the D5 INF after joining
+    await eventually(lambda: session.client.stats.notifications >= 1)  # the D5 INF after joining
     notes = []
     session.on_notification = notes.append
     sim.faults.inject_garbage()
     sim.faults.inject_stray_pana()
-    task = asyncio.create_task(session.get(E7))
+    task = asyncio.create_task(get(session, E7))
     sim.faults.inject_garbage(b"\x00\x01OK\x80\r\nFAIL\r\nEVENT\r\n")
     assert decode_instantaneous_power((await task)[E7]) == sim.meter.power_w()
-    assert session.stats.retries == 0
+    assert session.client.stats.retries == 0
     assert notes == []
-    assert session.connected
+    assert session.status.up
 
 
 async def test_session_expiry_with_auto_reauth_is_transparent(harness: Harness) -> None:
     sim, session, _ = await _connected(harness)
     sim.faults.expire_session(reauth=True)
     assert await _power(session) == sim.meter.power_w()
-    assert session.stats.rejoins == 0
+    assert session.link.stats.rejoins == 0
     assert sim.stats.joins == 1
-    assert session.connected
+    assert session.status.up
 
 
 @pytest.mark.parametrize("fault", ["expire_without_reauth", "end_session"])
@@ -76,21 +90,21 @@ async def test_lost_pana_session_is_rejoined_without_scan(harness: Harness, faul
         sim.faults.end_session()  # EVENT 26
     else:
         sim.faults.expire_session(reauth=False)  # EVENT 29, no EVENT 25
-    assert await _power(session) == sim.meter.power_w()
-    assert session.stats.rejoins == 1
+    assert await _power(session, through_repair=True) == sim.meter.power_w()
+    assert session.link.stats.rejoins == 1
     assert sim.stats.joins == 2
     assert sim.stats.scans == 1  # only the first connect scanned
-    assert SessionState.RECOVERING in states
-    assert session.connected
+    assert LinkState.REPAIRING in states
+    assert session.status.up
 
 
 async def test_silent_dongle_reset_is_reinitialised(harness: Harness) -> None:
     sim, session, _ = await _connected(harness)
     sim.faults.dongle_reset(silent=True)  # answers nothing but SKRESET
-    assert await _power(session) == sim.meter.power_w()
+    assert await _power(session, through_repair=True) == sim.meter.power_w()
     assert sim.stats.commands["SKRESET"] == 2
     assert sim.stats.scans == 1
-    assert session.connected
+    assert session.status.up
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -98,23 +112,23 @@ async def test_keepalive_repairs_a_silent_dongle_before_the_next_request(
     harness: Harness, transport: str
 ) -> None:
     """Between polls the dongle is checked locally, so a silent reset costs no poll."""
-    timing = replace(SessionTiming.fast(), keepalive_interval=0.1)
+    timing = _timing(link={"keepalive_interval": 0.1})
     sim, session, states = await _connected(harness, transport, timing=timing)
     frames = sim.stats.frames_to_meter
     sim.faults.dongle_reset(silent=True)
-    await eventually(lambda: sim.stats.joins == 2 and session.connected)
+    await eventually(lambda: sim.stats.joins == 2 and session.status.up)
     assert sim.stats.commands["SKRESET"] == 2
     assert sim.stats.scans == 1
-    assert SessionState.RECOVERING in states
+    assert LinkState.REPAIRING in states
     assert sim.stats.frames_to_meter == frames  # the checks never used the radio
     assert await _power(session) == sim.meter.power_w()
-    assert session.stats.retries == 0
+    assert session.client.stats.retries == 0
 
 
 async def test_dongle_reset_with_echo_back_is_noticed(harness: Harness) -> None:
     sim, session, _ = await _connected(harness)
     sim.faults.dongle_reset(silent=False)
-    assert await _power(session) == sim.meter.power_w()
+    assert await _power(session, through_repair=True) == sim.meter.power_w()
     assert sim.stats.commands["SKRESET"] == 2
     assert sim.stats.scans == 1
 
@@ -123,11 +137,11 @@ async def test_dongle_reset_with_echo_back_is_noticed(harness: Harness) -> None:
 async def test_transport_disconnect_and_return(harness: Harness, transport: str) -> None:
     sim, session, states = await _connected(harness, transport)
     sim.faults.disconnect(0.4)
-    await eventually(lambda: session.state is SessionState.RECOVERING)
-    assert await _power(session) == sim.meter.power_w()
-    assert session.stats.reconnects >= 1
+    await eventually(lambda: session.status.state is LinkState.REPAIRING)
+    assert await _power(session, through_repair=True) == sim.meter.power_w()
+    assert session.link.stats.reconnects >= 1
     assert sim.stats.scans == 1  # the cached PAN was joined again
-    assert states[-1] is SessionState.CONNECTED
+    assert states[-1] is LinkState.UP
 
 
 async def test_transmit_limit_pauses_requests(harness: Harness) -> None:
@@ -143,31 +157,31 @@ async def test_transmit_limit_pauses_requests(harness: Harness) -> None:
 
 
 async def test_transmit_limit_longer_than_the_budget(harness: Harness) -> None:
-    timing = replace(SessionTiming.fast(), transmit_limit_wait=0.3)
+    timing = _timing(client={"hold_wait": 0.3})
     sim, session, _ = await _connected(harness, timing=timing)
     sim.faults.transmit_limit(30)
     await asyncio.sleep(0.05)
     with pytest.raises(TransmitLimitError):
-        await session.get(E7)
+        await get(session, E7)
 
 
 async def test_meter_reboot_leads_to_rejoin(harness: Harness) -> None:
-    timing = replace(SessionTiming.fast(), rejoin_after_timeouts=1, request_timeout=0.2)
+    timing = _timing(client={"unresponsive_after": 1, "request_timeout": 0.2})
     sim, session, _ = await _connected(harness, timing=timing)
     sim.faults.meter_reboot(0.2)  # the meter forgets the PANA session; the dongle does not
     with pytest.raises(MeterTimeoutError):
-        await session.get(E7)
-    assert await _power(session) == sim.meter.power_w()
-    assert session.stats.rejoins == 1
+        await get(session, E7)
+    assert await _power(session, through_repair=True) == sim.meter.power_w()
+    assert session.link.stats.rejoins == 1
     assert sim.stats.scans == 1
 
 
 async def test_close_during_recovery_leaves_nothing_behind(harness: Harness) -> None:
     sim, session, _ = await _connected(harness)
     sim.faults.disconnect(30)
-    await eventually(lambda: session.state is SessionState.RECOVERING)
+    await eventually(lambda: session.status.state is LinkState.REPAIRING)
     await session.close()
-    assert session.state is SessionState.CLOSED
+    assert session.status.state is LinkState.DOWN
     current = asyncio.current_task()
     leftover = [t for t in asyncio.all_tasks() if t is not current and "broute" in t.get_name()]
     assert leftover == []
@@ -182,7 +196,7 @@ async def test_close_while_connecting(harness: Harness) -> None:
         await session.close()
         with pytest.raises(SessionUnavailableError):
             await task
-        assert session.state is SessionState.CLOSED
+        assert session.status.state is LinkState.DOWN
         # The port is free again.
         _, writer = await open_port(os.ttyname(slave))
         await close_port(writer)
@@ -191,28 +205,32 @@ async def test_close_while_connecting(harness: Harness) -> None:
         os.close(slave)
 
 
-_SHORT = {"recovery_wait": 0.3, "request_timeout": 0.2, "command_timeout": 0.3}
+_SHORT = _timing(link={"command_timeout": 0.3}, client={"request_timeout": 0.2})
 
 
-async def test_get_during_a_long_outage_gives_up_with_session_unavailable(
+async def test_get_during_an_outage_fails_at_once_with_session_unavailable(
     harness: Harness,
 ) -> None:
-    sim, session, _ = await _connected(harness, timing=replace(SessionTiming.fast(), **_SHORT))
+    """A request never waits on a repair: nothing stale is taken for current."""
+    sim, session, _ = await _connected(harness, timing=_SHORT)
     sim.faults.disconnect(30)
-    await eventually(lambda: session.state is SessionState.RECOVERING)
+    await eventually(lambda: session.status.state is LinkState.REPAIRING)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
     with pytest.raises(SessionUnavailableError):
-        await session.get(E7)
-    assert session.last_error is not None
+        await get(session, E7)
+    assert loop.time() - start < 0.1
+    await eventually(lambda: session.link.last_error is not None)
 
 
 async def test_credentials_revoked_while_running_surface_as_authentication_error(
     harness: Harness,
 ) -> None:
-    sim, session, _ = await _connected(harness, timing=replace(SessionTiming.fast(), **_SHORT))
+    sim, session, _ = await _connected(harness, timing=_SHORT)
     sim.password = "ABCDEFABCDEF"  # the utility re-issued the password
     sim.faults.end_session()
-    await eventually(lambda: isinstance(session.last_error, AuthenticationError))
+    await eventually(lambda: isinstance(session.link.last_error, AuthenticationError))
     with pytest.raises(AuthenticationError):
-        await session.get(E7)
+        await get(session, E7)
     # Credentials were re-sent (SKRESET + SKSETPWD) before the rejection was believed.
     assert sim.stats.commands["SKSETPWD"] >= 2

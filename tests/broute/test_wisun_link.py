@@ -14,24 +14,25 @@ import pytest
 from custom_components.broute_meter.broute import (
     AuthenticationError,
     Dialect,
+    LinkState,
     MeterNotFoundError,
     PanDescriptor,
     PropertyNotAvailableError,
-    SessionState,
     SessionUnavailableError,
     lqi_to_rssi,
     mac_to_ipv6,
 )
 from custom_components.broute_meter.broute.echonet import (
+    LV_METER_EOJ,
     decode_cumulative,
     decode_instantaneous_current,
     decode_instantaneous_power,
 )
 from custom_components.broute_meter.broute.transport import close_port, open_port
-from simulator import DongleModel
+from simulator import TEST_RBID, DongleModel
 from simulator.echonet import Frame as SimFrame
 
-from .conftest import DIALECTS, RBID, TRANSPORTS, Harness, eventually, no_secrets_in
+from .conftest import DIALECTS, TRANSPORTS, Harness, eventually, get, no_secrets_in
 
 E7, E8, E0, E3, E1, D3, D7, E5 = 0xE7, 0xE8, 0xE0, 0xE3, 0xE1, 0xD3, 0xD7, 0xE5
 EXPECTED_DIALECT = {
@@ -68,18 +69,18 @@ async def test_connect_read_close(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     sim, url = await harness.sim(transport, model)
-    states: list[SessionState] = []
-    session = harness.session(url, on_state_change=states.append)
+    states: list[LinkState] = []
+    session = harness.session(url, states=states)
     with no_secrets_in(caplog):
         await session.connect()
-        assert session.connected
-        assert session.dialect is EXPECTED_DIALECT[model]
+        assert session.status.up
+        assert session.link.dialect is EXPECTED_DIALECT[model]
         assert session.pan == PanDescriptor(
-            sim.config.channel, sim.config.pan_id, sim.config.mac, sim.config.lqi, RBID[-8:]
+            sim.config.channel, sim.config.pan_id, sim.config.mac, sim.config.lqi, TEST_RBID[-8:]
         )
-        assert session.lqi == sim.config.lqi
-        assert session.dongle_version is not None
-        values = await session.get(E7, E8, E0, E3)
+        assert session.pan.lqi == sim.config.lqi
+        assert session.link.dongle_version is not None
+        values = await get(session, E7, E8, E0, E3)
         assert decode_instantaneous_power(values[E7]) == sim.meter.power_w()
         assert decode_instantaneous_current(values[E8]) == pytest.approx(sim.meter.currents_a())
         assert decode_cumulative(values[E0]) == sim.meter.forward_raw()
@@ -87,9 +88,9 @@ async def test_connect_read_close(
         await session.close()
     assert sim.stats.commands["SKTERM"] == 1
     assert sim.stats.flash_writes == 0  # never WOPT/WUART
-    assert states[0] is SessionState.CONNECTING
-    assert SessionState.CONNECTED in states
-    assert states[-1] is SessionState.CLOSED
+    assert states[0] is LinkState.CONNECTING
+    assert LinkState.UP in states
+    assert states[-1] is LinkState.DOWN
     assert "SKSETPWD C ********" in caplog.text
 
 
@@ -100,7 +101,7 @@ async def test_cached_pan_joins_without_scanning(harness: Harness) -> None:
     await session.connect()
     assert sim.stats.scans == 0
     assert sim.stats.joins == 1
-    assert decode_instantaneous_power((await session.get(E7))[E7]) == sim.meter.power_w()
+    assert decode_instantaneous_power((await get(session, E7))[E7]) == sim.meter.power_w()
 
 
 async def test_stale_cached_pan_falls_back_to_one_rescan(harness: Harness) -> None:
@@ -111,7 +112,7 @@ async def test_stale_cached_pan_falls_back_to_one_rescan(harness: Harness) -> No
     assert sim.stats.scans == 1
     assert session.pan is not None
     assert (session.pan.channel, session.pan.pan_id) == (0x2A, 0x1234)
-    assert E7 in await session.get(E7)
+    assert E7 in await get(session, E7)
 
 
 async def test_scan_ignores_other_households_meter(harness: Harness) -> None:
@@ -136,7 +137,7 @@ async def test_meter_not_found_after_all_scans(harness: Harness) -> None:
     with pytest.raises(MeterNotFoundError):
         await session.connect()
     assert sim.stats.scans == 3
-    assert session.state is SessionState.DISCONNECTED
+    assert session.status.state is LinkState.DOWN
     # The port was released: it can be opened (exclusively) again.
     _, writer = await open_port(url)
     await close_port(writer)
@@ -150,7 +151,7 @@ async def test_wrong_password_is_confirmed_once_then_authentication_error(
     with pytest.raises(AuthenticationError):
         await session.connect()
     assert sim.stats.joins == 2  # the first EVENT 24 was confirmed by a second join
-    assert not session.connected
+    assert not session.status.up
 
 
 async def test_cached_pan_rejected_twice_is_authentication_error(harness: Harness) -> None:
@@ -169,7 +170,7 @@ async def test_get_chunks_more_than_six_epcs(harness: Harness) -> None:
     await session.connect()
     before = sim.stats.frames_to_meter
     epcs = (0x80, 0x88, 0x8A, D3, D7, E1, E7, E8)
-    values = await session.get(*epcs)
+    values = await get(session, *epcs)
     assert set(values) == set(epcs)
     assert sim.stats.frames_to_meter - before == 2
     assert decode_instantaneous_power(values[E7]) == sim.meter.power_w()
@@ -183,7 +184,7 @@ async def test_a_chunked_get_is_not_split_by_another_call(harness: Harness) -> N
     finished: list[str] = []
 
     async def call(name: str, *epcs: int) -> None:
-        await session.get(*epcs)
+        await get(session, *epcs)
         finished.append(name)
 
     long_call = asyncio.create_task(call("long", 0x80, 0x88, 0x8A, D3, D7, E1, E7, E8))
@@ -197,20 +198,20 @@ async def test_get_sna_returns_what_came_back(harness: Harness) -> None:
     session = harness.session(url)
     await session.connect()
     assert 0xE9 not in sim.meter.get_epcs()
-    values = await session.get(E7, 0xE9)
+    values = await get(session, E7, 0xE9)
     assert set(values) == {E7}
-    assert await session.get(0xE9) == {}
+    assert await get(session, 0xE9) == {}
 
 
 async def test_set_and_refused_set(harness: Harness) -> None:
     sim, url = await harness.sim()
     session = harness.session(url)
     await session.connect()
-    await session.set(E5, bytes([1]))
-    assert (await session.get(E5))[E5] == bytes([1])
+    await session.client.set(LV_METER_EOJ, E5, bytes([1]))
+    assert (await get(session, E5))[E5] == bytes([1])
     assert E7 not in sim.meter.set_epcs()
     with pytest.raises(PropertyNotAvailableError):
-        await session.set(E7, bytes(4))
+        await session.client.set(LV_METER_EOJ, E7, bytes(4))
 
 
 async def test_notifications_are_delivered(harness: Harness) -> None:
@@ -221,7 +222,7 @@ async def test_notifications_are_delivered(harness: Harness) -> None:
     # The meter announces its instance list (D5) right after PANA succeeds.
     await eventually(lambda: any(p.epc == 0xD5 for f in frames for p in f.properties))
     # An EA/EB push in the middle of a request is delivered and the request still works.
-    task = asyncio.create_task(session.get(E7, E8))
+    task = asyncio.create_task(get(session, E7, E8))
     sim.faults.push_fixed_time()
     values = await task
     assert decode_instantaneous_power(values[E7]) == sim.meter.power_w()
@@ -233,7 +234,7 @@ async def test_stray_response_with_another_tid_is_ignored(harness: Harness) -> N
     frames = []
     session = harness.session(url, on_notification=frames.append)
     await session.connect()
-    task = asyncio.create_task(session.get(E7))
+    task = asyncio.create_task(get(session, E7))
     await asyncio.sleep(0.05)
     fake = (123456).to_bytes(4, "big")
     stray = SimFrame(
@@ -244,7 +245,7 @@ async def test_stray_response_with_another_tid_is_ignored(harness: Harness) -> N
     assert values[E7] != fake
     assert decode_instantaneous_power(values[E7]) == sim.meter.power_w()
     assert all(f.tid != 0x7777 for f in frames)
-    assert session.stats.retries == 0
+    assert session.client.stats.retries == 0
 
 
 async def test_infc_is_acknowledged_and_delivered(harness: Harness) -> None:
@@ -275,16 +276,16 @@ async def test_close_is_idempotent_and_get_after_close_fails(harness: Harness) -
     await session.close()
     assert sim.stats.commands["SKTERM"] == 1
     with pytest.raises(SessionUnavailableError):
-        await session.get(E7)
+        await get(session, E7)
     # The port is free again and the session can reconnect (cached PAN, no scan).
     scans = sim.stats.scans
     await session.connect()
     assert sim.stats.scans == scans
-    assert E7 in await session.get(E7)
+    assert E7 in await get(session, E7)
 
 
 async def test_get_before_connect_fails_cleanly(harness: Harness) -> None:
     _, url = await harness.sim()
     session = harness.session(url)
     with pytest.raises(SessionUnavailableError):
-        await session.get(E7)
+        await get(session, E7)

@@ -1,4 +1,10 @@
-"""SKSTACK-IP line protocol: commands, responses, events and received UDP packets.
+"""Dongles with SKSTACK-IP text firmware: the line protocol and the Wi-SUN driver.
+
+:class:`SkStack` speaks the line protocol; :class:`SkStackDriver` implements the
+:class:`~.wisun.WiSunDriver` commands with it (reset, credentials, scan, PANA join,
+UDP send); :class:`SkStackLink` is the :class:`~.wisun.WiSunLink` over it.
+
+SKSTACK-IP line protocol: commands, responses, events and received UDP packets.
 
 One reader task owns the input stream. It splits it into lines on CR *or* LF (the
 product-configuration commands answer with a lone CR), except for binary ``ERXUDP``
@@ -24,14 +30,22 @@ from dataclasses import dataclass, field
 import enum
 import logging
 import re
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from .errors import CommandError, DongleNotRespondingError, TransportLostError
+from ..errors import (
+    BRouteError,
+    CommandError,
+    DongleError,
+    DongleNotRespondingError,
+    TransportLostError,
+)
+from ..transport import close_port, describe_port, protect_secrets, release_secrets
+from .wisun import DriverEvent, JoinOutcome, PanDescriptor, WiSunLink, WiSunTiming
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from .transport import PortWriter
+    from ..transport import PortWriter
 
 _LOGGER = logging.getLogger(__name__)
 #: The traffic log (redacted) is separate so it can be enabled on its own.
@@ -875,3 +889,279 @@ def _line_end(buf: bytearray, start: int = 0) -> int:
 
 def _looks_hex(data: bytes | bytearray) -> bool:
     return bool(data) and all(c in b"0123456789ABCDEFabcdef" for c in data)
+
+
+# --- the Wi-SUN driver ---------------------------------------------------------------
+
+_EVENT_MAP: Final = {
+    EVENT_SESSION_EXPIRED: DriverEvent.SESSION_EXPIRED,
+    EVENT_PANA_OK: DriverEvent.REAUTHENTICATED,
+    EVENT_PANA_FAILED: DriverEvent.SESSION_LOST,
+    EVENT_PEER_TERMINATED: DriverEvent.SESSION_LOST,
+    EVENT_TERMINATED: DriverEvent.TERMINATED,
+    EVENT_TERMINATE_TIMEOUT: DriverEvent.TERMINATED,
+    EVENT_TX_LIMIT: DriverEvent.TX_LIMIT,
+    EVENT_TX_LIMIT_RELEASED: DriverEvent.TX_LIMIT_RELEASED,
+}
+#: What a dongle reports even in the middle of a join.
+_ALWAYS: Final = frozenset({DriverEvent.TX_LIMIT, DriverEvent.TX_LIMIT_RELEASED})
+
+
+class SkStackDriver:
+    """An SKSTACK-IP dongle on an open port, as a :class:`~.wisun.WiSunDriver`."""
+
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: PortWriter,
+        *,
+        port: str,
+        timing: WiSunTiming,
+        dialect: Dialect | None = None,
+    ) -> None:
+        """Wrap the port and start reading it."""
+        self.on_event: Callable[[DriverEvent], None] | None = None
+        self.on_datagram: Callable[[str, bytes], None] | None = None
+        self.on_lost: Callable[[BaseException], None] | None = None
+        self._port = port
+        self._writer = writer
+        self._timing = timing
+        self._secrets: tuple[str, ...] = ()
+        self._joining = False
+        # Where SKLL64 says the meter is, when it disagrees with the computed address.
+        self._alias: dict[str, str] = {}
+        self.stack = SkStack(
+            reader,
+            writer,
+            on_event=self._on_event,
+            on_udp=self._on_udp,
+            on_lost=self._on_lost,
+            on_reset=self._on_reset,
+            command_timeout=timing.command_timeout,
+            dialect=dialect,
+        )
+        self.stack.start()
+
+    @property
+    def firmware(self) -> str | None:
+        """The EVER version of the dongle, once read."""
+        return self.stack.version
+
+    @property
+    def dialect(self) -> Dialect | None:
+        """The command dialect, once known."""
+        return self.stack.dialect
+
+    @property
+    def binary_payload(self) -> bool | None:
+        """True if the dongle shows ERXUDP data as raw bytes, False for hex text."""
+        return self.stack.binary_payload
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Dialect, firmware and payload form (nothing identifying)."""
+        return {
+            "firmware_kind": "skstack",
+            "dialect": None if self.dialect is None else str(self.dialect),
+            "firmware": self.firmware,
+            "binary_payload": self.binary_payload,
+        }
+
+    # --- what the stack reports ----------------------------------------------------
+
+    def _emit(self, event: DriverEvent) -> None:
+        if self._joining and event not in _ALWAYS:
+            return  # the join waits for its own events
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def _on_event(self, event: Event) -> None:
+        mapped = _EVENT_MAP.get(event.num)
+        if mapped is not None:
+            self._emit(mapped)
+
+    def _on_reset(self) -> None:
+        self._emit(DriverEvent.DONGLE_RESET)
+
+    def _on_lost(self, exc: BaseException) -> None:
+        if self.on_lost is not None:
+            self.on_lost(exc)
+
+    def _on_udp(self, packet: UdpPacket) -> None:
+        if ECHONET_PORT not in (packet.rport, packet.lport) or self.on_datagram is None:
+            return
+        sender = packet.sender.upper()
+        for computed, actual in self._alias.items():
+            if sender == actual:
+                sender = computed
+        self.on_datagram(sender, packet.data)
+
+    # --- commands ------------------------------------------------------------------
+
+    async def initialise(self, rbid: str, password: str) -> None:
+        """SKRESET, echo off, version, payload form, then the credentials (no flash write)."""
+        if not self._secrets:
+            self._secrets = (rbid, password)
+            self.stack.redact.add(rbid, password)
+            protect_secrets(rbid, password)
+        stack = self.stack
+        stack.echo = None  # SKRESET switches echo back on; not a sign of a surprise reset
+        # A bare line end first: leftover input would otherwise make SKRESET fail.
+        await stack.write_raw(b"\r\n")
+        for attempt in range(2):
+            try:
+                await stack.command("SKRESET", time_limit=self._timing.reset_timeout)
+                break
+            except (CommandError, DongleNotRespondingError) as exc:
+                if attempt:
+                    raise DongleNotRespondingError(
+                        f"the dongle on {describe_port(self._port)} does not answer "
+                        "SKSTACK-IP commands"
+                    ) from exc
+                await stack.write_raw(b"\r\n")
+        await stack.command("SKSREG", "SFE", "0")
+        stack.echo = False
+        try:
+            ver = await stack.command("SKVER")
+            for line in ver.lines:
+                if line.startswith("EVER"):
+                    stack.version = line.partition(" ")[2].strip() or None
+        except CommandError:
+            _LOGGER.debug("SKVER not supported")
+        await stack.read_payload_mode()
+        await stack.command("SKSETPWD", f"{len(password):X}", password)
+        await stack.command("SKSETRBID", rbid)
+
+    async def scan(self, duration: int, pair_id: str) -> list[PanDescriptor]:
+        """One SKSCAN; every PAN that answered with a well-formed EPANDESC."""
+        found = await self.stack.scan(duration, time_limit=self._timing.scan_timeout(duration))
+        pans: list[PanDescriptor] = []
+        for desc in found:
+            try:
+                pans.append(
+                    PanDescriptor(desc.channel, desc.pan_id, desc.addr, desc.lqi, desc.pair_id)
+                )
+            except ValueError:
+                _LOGGER.debug("Dropping an EPANDESC with impossible values")
+        return pans
+
+    async def join(self, pan: PanDescriptor) -> JoinOutcome:
+        """Channel, PAN ID, SKLL64, SKJOIN; wait for EVENT 25 (joined) or 24 (rejected)."""
+        stack = self.stack
+        await stack.command("SKSREG", "S2", f"{pan.channel:02X}")
+        await stack.command("SKSREG", "S3", f"{pan.pan_id:04X}")
+        ipv6 = pan.ipv6
+        try:
+            answer = await stack.command("SKLL64", pan.mac, bare_line=True)
+            if answer.lines and _IPV6_RE.match(answer.lines[0]):
+                if answer.lines[0] != ipv6:
+                    _LOGGER.debug("SKLL64 disagrees with the computed address; using SKLL64's")
+                    self._alias[pan.ipv6] = answer.lines[0]
+                ipv6 = answer.lines[0]
+        except DongleError as exc:
+            _LOGGER.debug("SKLL64 failed (%s); using the computed address", exc)
+        self._joining = True
+        try:
+            with stack.subscribe() as sub:
+                await stack.command("SKJOIN", ipv6)
+                try:
+                    event = await sub.wait_event(
+                        (EVENT_PANA_OK, EVENT_PANA_FAILED), self._timing.join_timeout
+                    )
+                except TimeoutError:
+                    return JoinOutcome.NO_ANSWER
+        finally:
+            self._joining = False
+        if event.num == EVENT_PANA_FAILED:
+            return JoinOutcome.REJECTED
+        return JoinOutcome.JOINED
+
+    async def send(self, meter_ipv6: str, payload: bytes) -> bool:
+        """SKSENDTO on the ECHONET Lite socket; False on EVENT 21 01."""
+        sent = await self.stack.sendto(self._alias.get(meter_ipv6, meter_ipv6), payload)
+        if not sent:
+            _LOGGER.debug("The dongle could not send the datagram (EVENT 21 01)")
+        return sent
+
+    async def check(self) -> None:
+        """SKINFO: answered by the dongle itself, no air time."""
+        await self.stack.command("SKINFO", time_limit=self._timing.command_timeout)
+
+    async def terminate(self) -> None:
+        """SKTERM and wait (bounded) for EVENT 27/28."""
+        stack = self.stack
+        if stack.lost is not None:
+            return
+        with stack.subscribe() as sub:
+            try:
+                await stack.command("SKTERM", time_limit=self._timing.term_timeout)
+                await sub.wait_event(
+                    (EVENT_TERMINATED, EVENT_TERMINATE_TIMEOUT), self._timing.term_timeout
+                )
+            except (BRouteError, TimeoutError) as exc:
+                _LOGGER.debug("SKTERM: %s", exc)
+
+    async def stop(self) -> None:
+        """Stop reading and close the port."""
+        await self.stack.stop()
+        await close_port(self._writer, close_timeout=self._timing.close_timeout)
+        if self._secrets:
+            release_secrets(*self._secrets)
+            self._secrets = ()
+
+
+class SkStackDrivers:
+    """Makes the driver of each opened port, remembering the dialect the last one learnt."""
+
+    def __init__(self) -> None:
+        """Nothing learnt yet."""
+        self.last: SkStackDriver | None = None
+
+    def __call__(
+        self, reader: asyncio.StreamReader, writer: PortWriter, *, port: str, timing: WiSunTiming
+    ) -> SkStackDriver:
+        """A driver for the freshly opened port."""
+        dialect = None if self.last is None else self.last.dialect
+        self.last = SkStackDriver(reader, writer, port=port, timing=timing, dialect=dialect)
+        return self.last
+
+
+class SkStackLink(WiSunLink):
+    """A meter behind a dongle with SKSTACK-IP firmware."""
+
+    kind: ClassVar[str] = "skstack"
+
+    def __init__(
+        self,
+        port: str,
+        rbid: str,
+        password: str,
+        *,
+        pan: PanDescriptor | None = None,
+        timing: WiSunTiming | None = None,
+    ) -> None:
+        """Prepare the link; nothing is opened before :meth:`open`."""
+        self.drivers = SkStackDrivers()
+        super().__init__(port, rbid, password, driver_factory=self.drivers, pan=pan, timing=timing)
+
+    @property
+    def dialect(self) -> Dialect | None:
+        """SKSTACK-IP dialect of the dongle, once known."""
+        return None if self.drivers.last is None else self.drivers.last.dialect
+
+    @property
+    def dongle_version(self) -> str | None:
+        """The dongle's firmware version, once read."""
+        return None if self.drivers.last is None else self.drivers.last.firmware
+
+    @property
+    def binary_payload(self) -> bool | None:
+        """True if the dongle shows ERXUDP data as raw bytes, False for hex text."""
+        return None if self.drivers.last is None else self.drivers.last.binary_payload
+
+    def diagnostics(self) -> dict[str, Any]:
+        """The Wi-SUN link's facts, with what the dongle told even after it closed."""
+        return {
+            **super().diagnostics(),
+            "dialect": None if self.dialect is None else str(self.dialect),
+            "dongle_version": self.dongle_version,
+        }

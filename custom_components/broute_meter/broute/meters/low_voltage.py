@@ -1,0 +1,311 @@
+"""The low-voltage smart electric energy meter (class 0x0288) as typed readings.
+
+Everything that names an EPC of this class or calls a codec for it lives here, so an
+application (the Home Assistant integration, the probe command) asks for an identity,
+a live reading, the meter's clock or one history day, and gets dataclasses back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, time
+import enum
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..echonet import (
+    EPC,
+    LV_METER_EOJ,
+    EnergyScale,
+    FixedTimeReading,
+    decode_coefficient,
+    decode_cumulative,
+    decode_date,
+    decode_digits,
+    decode_fault,
+    decode_fixed_time,
+    decode_history1,
+    decode_instantaneous_current,
+    decode_instantaneous_power,
+    decode_release,
+    decode_time,
+    decode_unit,
+    encode_history1_day,
+)
+from ..errors import EchonetDecodeError, PropertyNotAvailableError
+from .base import IDENTITY_EPCS, DeviceIdentity, EchonetMeter, decode_identity
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+
+    from ..echonet import EOJ, Frame
+
+SLOTS_PER_DAY = 48
+#: How far back the meter keeps its 30-minute history (E5 = 0 … 99).
+MAX_DAYS_AGO = 99
+
+
+class Direction(enum.StrEnum):
+    """Which way energy flows through a register."""
+
+    FORWARD = "forward"  # bought from the grid
+    REVERSE = "reverse"  # sold to the grid
+
+
+_CUMULATIVE = {Direction.FORWARD: EPC.FORWARD_ENERGY, Direction.REVERSE: EPC.REVERSE_ENERGY}
+_FIXED_TIME = {
+    Direction.FORWARD: EPC.FIXED_TIME_FORWARD_ENERGY,
+    Direction.REVERSE: EPC.FIXED_TIME_REVERSE_ENERGY,
+}
+_HISTORY = {Direction.FORWARD: EPC.HISTORY1_FORWARD, Direction.REVERSE: EPC.HISTORY1_REVERSE}
+#: What a poll asks for, in this order, when the Get map lists it.
+_LIVE_EPCS = (
+    EPC.INSTANTANEOUS_POWER,
+    EPC.INSTANTANEOUS_CURRENT,
+    EPC.FORWARD_ENERGY,
+    EPC.REVERSE_ENERGY,
+    EPC.FAULT_STATUS,
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeterIdentity(DeviceIdentity):
+    """What a low-voltage meter says about itself, read once per connection.
+
+    ``release`` and ``single_phase`` are only known after the first live reading
+    (``complete``), which carries them in the same frame as the live values.
+    """
+
+    scale: EnergyScale = field(default_factory=EnergyScale)
+    single_phase: bool = False
+    reverse_metering: bool = False
+    complete: bool = False
+
+    @property
+    def fixed_time_directions(self) -> tuple[Direction, ...]:
+        """The 30-minute registers (EA/EB) this meter offers."""
+        wanted = [Direction.FORWARD]
+        if self.reverse_metering:
+            wanted.append(Direction.REVERSE)
+        return tuple(d for d in wanted if self.offers(_FIXED_TIME[d]))
+
+    def completed_by(self, reading: LiveReading) -> MeterIdentity:
+        """The identity with what the first live reading brought."""
+        return replace(
+            self, release=reading.release, single_phase=reading.single_phase, complete=True
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form for diagnostics."""
+        return {
+            **DeviceIdentity.as_dict(self),
+            "single_phase": self.single_phase,
+            "reverse_metering": self.reverse_metering,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiveReading:
+    """One poll: this moment's values and the registers, raw (scale them with the identity).
+
+    A value the meter left out (Get_SNA) is None: power and current then are unknown.
+    """
+
+    power_w: int | None = None
+    current_r_a: float | None = None
+    current_t_a: float | None = None
+    registers: dict[Direction, int | None] = field(default_factory=dict)
+    fault: bool | None = None
+    #: Well-formed 30-minute readings that came along (stale ones were asked for).
+    fixed_time: dict[Direction, FixedTimeReading] = field(default_factory=dict)
+    release: str | None = None
+    single_phase: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FixedTimePushed:
+    """The meter's own half-hourly notification of its 30-minute registers (INF of EA/EB)."""
+
+    readings: dict[Direction, FixedTimeReading]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryDay:
+    """One day of 30-minute register readings (00:00 … 23:30 of the meter's day)."""
+
+    days_ago: int
+    #: 48 raw register values (None: no reading) per direction the meter returned.
+    slots: dict[Direction, tuple[int | None, ...]]
+
+
+class LowVoltageMeter(EchonetMeter):
+    """A low-voltage smart electric energy meter (0x0288) over an ECHONET Lite client."""
+
+    eoj: ClassVar[EOJ] = LV_METER_EOJ
+
+    async def read_identity(self) -> MeterIdentity:
+        """Scale (D3/E1/D7), maker, serial and Get map: six EPCs, one frame.
+
+        The release letter and the phase layout come with the first live reading, so a
+        restart shows values after the join and two round trips.
+        """
+        values = await self._get((EPC.COEFFICIENT, EPC.UNIT, EPC.DIGITS, *IDENTITY_EPCS))
+        return self.decode_identity(values)
+
+    @staticmethod
+    def decode_identity(values: Mapping[int, bytes]) -> MeterIdentity:
+        """Build the identity from a Get answer; EchonetDecodeError if a value is bad."""
+        # D3 is optional (1 when absent); E1 and D7 are mandatory, so a meter that
+        # does not answer them gets the defaults rather than a failed setup.
+        scale: dict[str, Any] = {}
+        if EPC.COEFFICIENT in values:
+            scale["coefficient"] = decode_coefficient(values[EPC.COEFFICIENT])
+        if EPC.UNIT in values:
+            scale["unit"] = decode_unit(values[EPC.UNIT])
+        if EPC.DIGITS in values:
+            scale["digits"] = decode_digits(values[EPC.DIGITS])
+        common = decode_identity(values)
+        get_map: frozenset[int] | None = common.get("get_map")
+        return MeterIdentity(
+            **common,
+            scale=EnergyScale(**scale),
+            reverse_metering=get_map is not None and EPC.REVERSE_ENERGY in get_map,
+        )
+
+    @staticmethod
+    def live_epcs(identity: MeterIdentity, fixed_time: Iterable[Direction] = ()) -> tuple[int, ...]:
+        """What one poll asks for: at most six EPCs, so one frame.
+
+        The first poll also asks for the release letter; the 30-minute registers wait
+        for a later poll (or the meter's own push), so the first values need one trip.
+        """
+        epcs: list[int]
+        if identity.get_map is None:
+            # No map to go by: ask for the mandatory ones only.
+            epcs = [epc for epc in _LIVE_EPCS if epc != EPC.REVERSE_ENERGY]
+        else:
+            epcs = [epc for epc in _LIVE_EPCS if epc in identity.get_map]
+        if not identity.complete:
+            if identity.offers(EPC.RELEASE):
+                epcs.append(EPC.RELEASE)
+        else:
+            epcs.extend(_FIXED_TIME[d] for d in fixed_time)
+        return tuple(epcs)
+
+    async def read_live(
+        self, identity: MeterIdentity, fixed_time: Iterable[Direction] = ()
+    ) -> LiveReading:
+        """One poll (see :meth:`live_epcs`), with the 30-minute registers of ``fixed_time``."""
+        values = await self._get(self.live_epcs(identity, fixed_time))
+        return self.decode_live(values)
+
+    @staticmethod
+    def decode_live(values: Mapping[int, bytes]) -> LiveReading:
+        """Decode a poll's answer; EchonetDecodeError for a malformed live value."""
+        power = current_r = current_t = fault = None
+        if EPC.INSTANTANEOUS_POWER in values:
+            power = decode_instantaneous_power(values[EPC.INSTANTANEOUS_POWER])
+        if EPC.INSTANTANEOUS_CURRENT in values:
+            current_r, current_t = decode_instantaneous_current(values[EPC.INSTANTANEOUS_CURRENT])
+        registers = {
+            direction: decode_cumulative(values[epc])
+            for direction, epc in _CUMULATIVE.items()
+            if epc in values
+        }
+        if EPC.FAULT_STATUS in values:
+            fault = decode_fault(values[EPC.FAULT_STATUS])
+        release = decode_release(values[EPC.RELEASE]) if EPC.RELEASE in values else None
+        return LiveReading(
+            power_w=power,
+            current_r_a=current_r,
+            current_t_a=current_t,
+            registers=registers,
+            fault=fault,
+            fixed_time=_fixed_time(values),
+            release=release,
+            # Single-phase two-wire meters report "no data" for the T phase.
+            single_phase=EPC.INSTANTANEOUS_CURRENT in values and current_t is None,
+        )
+
+    @staticmethod
+    def decode_push(frame: Frame) -> FixedTimePushed | None:
+        """The typed event of a notification from the meter, or None if it is not one."""
+        values = frame.values()
+        if not {EPC.FIXED_TIME_FORWARD_ENERGY, EPC.FIXED_TIME_REVERSE_ENERGY} & values.keys():
+            return None
+        return FixedTimePushed(_fixed_time(values))
+
+    async def read_clock(self, *, on_request: Callable[[], None] | None = None) -> datetime | None:
+        """The meter's date and time (naive, Japan time); None if it does not offer them."""
+        try:
+            values = await self._get((EPC.CURRENT_DATE, EPC.CURRENT_TIME), on_request)
+        except PropertyNotAvailableError:
+            return None
+        if not values.get(EPC.CURRENT_DATE) or not values.get(EPC.CURRENT_TIME):
+            return None
+        clock = decode_time(values[EPC.CURRENT_TIME])
+        return datetime.combine(
+            decode_date(values[EPC.CURRENT_DATE]), time(clock.hour, clock.minute)
+        )
+
+    async def read_history_day(
+        self,
+        days_ago: int,
+        directions: Iterable[Direction],
+        *,
+        on_request: Callable[[], None] | None = None,
+    ) -> HistoryDay | None:
+        """Select a day with E5 and read its history (E2/E4); None if the meter lacks it.
+
+        Two round trips. EchonetDecodeError when the meter answers for another day or
+        with other than 48 slots.
+        """
+        try:
+            await self._set(EPC.HISTORY1_DAY, encode_history1_day(days_ago), on_request)
+        except PropertyNotAvailableError:
+            return None
+        wanted = tuple(directions)
+        try:
+            values = await self._get((_HISTORY[d] for d in wanted), on_request)
+        except PropertyNotAvailableError:
+            return None
+        slots: dict[Direction, tuple[int | None, ...]] = {}
+        for direction in wanted:
+            edt = values.get(_HISTORY[direction])
+            if not edt:
+                continue
+            history = decode_history1(edt)
+            if history.day != days_ago:
+                raise EchonetDecodeError(f"history for day {history.day} instead of {days_ago}")
+            if len(history.values) != SLOTS_PER_DAY:
+                raise EchonetDecodeError("history day without 48 slots")
+            slots[direction] = tuple(history.values)
+        return HistoryDay(days_ago, slots)
+
+
+def _fixed_time(values: Mapping[int, bytes]) -> dict[Direction, FixedTimeReading]:
+    """The well-formed EA/EB readings with a value; a malformed one is left out."""
+    readings: dict[Direction, FixedTimeReading] = {}
+    for direction, epc in _FIXED_TIME.items():
+        if epc not in values:
+            continue
+        try:
+            reading = decode_fixed_time(values[epc])
+        except EchonetDecodeError:
+            continue
+        if reading.raw is not None:
+            readings[direction] = reading
+    return readings
+
+
+__all__ = [
+    "MAX_DAYS_AGO",
+    "SLOTS_PER_DAY",
+    "Direction",
+    "EnergyScale",
+    "FixedTimePushed",
+    "FixedTimeReading",
+    "HistoryDay",
+    "LiveReading",
+    "LowVoltageMeter",
+    "MeterIdentity",
+]
