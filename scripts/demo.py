@@ -98,6 +98,12 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--fresh", action="store_true", help="start from an empty .demo/config (forget everything)"
     )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=CONFIG_DIR,
+        help="Home Assistant config dir (.demo/config); the browser test uses its own",
+    )
     parser.add_argument("--debug", action="store_true", help="debug logging for the integration")
     return parser.parse_args()
 
@@ -407,7 +413,9 @@ async def _main(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
+    global CONFIG_DIR  # noqa: PLW0603 - every helper writes under the chosen dir
     args = _parse_args()
+    CONFIG_DIR = args.config.resolve()
     return asyncio.run(_main(args))
 
 
