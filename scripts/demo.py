@@ -319,7 +319,8 @@ def _banner(args: argparse.Namespace, url: str, sim: Simulator, auto: bool) -> s
     else:
         lines += [
             "  Finish onboarding, then Settings > Devices & services > Add integration >",
-            '  "B-route Smart Meter": paste the port URL above, the ID and the password.',
+            '  "B-route Smart Meter": in Dongle port choose "Enter manually" and paste the',
+            "  port URL above, then the ID and the password.",
         ]
     lines += [
         f"  Full Home Assistant log: {os.path.relpath(CONFIG_DIR / 'home-assistant.log')}",
