@@ -98,6 +98,12 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--fresh", action="store_true", help="start from an empty .demo/config (forget everything)"
     )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=CONFIG_DIR,
+        help="Home Assistant config dir (.demo/config); the browser test uses its own",
+    )
     parser.add_argument("--debug", action="store_true", help="debug logging for the integration")
     return parser.parse_args()
 
@@ -109,9 +115,8 @@ def _prepare_config_dir(args: argparse.Namespace) -> None:
     custom = CONFIG_DIR / "custom_components"
     custom.mkdir(parents=True, exist_ok=True)
     yaml = CONFIGURATION_YAML.format(level="debug" if args.debug else "info")
-    if args.ha_port != 8123:
-        yaml += f"\nhttp:\n  server_port: {args.ha_port}\n"
     (CONFIG_DIR / "configuration.yaml").write_text(yaml, encoding="utf-8")
+    _write_http_port(args.ha_port)
 
     link = custom / DOMAIN
     target = os.path.relpath(ROOT / "custom_components" / DOMAIN, custom)
@@ -122,6 +127,48 @@ def _prepare_config_dir(args: argparse.Namespace) -> None:
     elif link.is_dir():
         shutil.rmtree(link)
     link.symlink_to(target, target_is_directory=True)
+
+
+def _write_http_port(port: int) -> None:
+    """Make ``port`` Home Assistant's confirmed HTTP port, the way 2026.10 keeps it.
+
+    Since 2026.10 the HTTP settings live in ``.storage/http`` as a "stable" config and
+    a "pending" one on trial; a YAML ``http:`` port is migrated into the pending slot
+    and reverted (with a restart on the old port) unless confirmed within 5 minutes.
+    Writing the port into the stable slot, with the YAML migration marked done, keeps
+    it for the whole run and later ones.
+    """
+    from homeassistant.components.http.config import (
+        HTTP_STORAGE_SCHEMA,
+        STORAGE_KEY,
+        STORAGE_MINOR_VERSION,
+        STORAGE_VERSION,
+    )
+    from homeassistant.util import dt as dt_util
+
+    path = CONFIG_DIR / ".storage" / STORAGE_KEY
+    stable: dict[str, Any] = {}
+    if path.exists():
+        stable = json.loads(path.read_text(encoding="utf-8"))["data"]["stable"]
+    if stable.get("server_port") == port:
+        return
+    keys = {str(key) for key in HTTP_STORAGE_SCHEMA.schema}
+    conf = {key: value for key, value in stable.items() if key in keys}
+    stable = {
+        **HTTP_STORAGE_SCHEMA({**conf, "server_port": port}),
+        "created_at": dt_util.utcnow().isoformat(),
+        "error": None,
+        "error_message": None,
+    }
+    stored = {
+        "version": STORAGE_VERSION,
+        "minor_version": STORAGE_MINOR_VERSION,
+        "key": STORAGE_KEY,
+        "data": {"stable": stable, "pending": None, "yaml_migration_done": True},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(stored, indent=2), encoding="utf-8")
+    path.chmod(0o600)
 
 
 def _write_config_entry(url: str, sim: Simulator) -> str:
@@ -272,7 +319,8 @@ def _banner(args: argparse.Namespace, url: str, sim: Simulator, auto: bool) -> s
     else:
         lines += [
             "  Finish onboarding, then Settings > Devices & services > Add integration >",
-            '  "B-route Smart Meter": paste the port URL above, the ID and the password.',
+            '  "B-route Smart Meter": in Dongle port choose "Enter manually" and paste the',
+            "  port URL above, then the ID and the password.",
         ]
     lines += [
         f"  Full Home Assistant log: {os.path.relpath(CONFIG_DIR / 'home-assistant.log')}",
@@ -366,7 +414,9 @@ async def _main(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
+    global CONFIG_DIR  # noqa: PLW0603 - every helper writes under the chosen dir
     args = _parse_args()
+    CONFIG_DIR = args.config.resolve()
     return asyncio.run(_main(args))
 
 

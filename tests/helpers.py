@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from homeassistant.data_entry_flow import FlowResultType
+
 if TYPE_CHECKING:
+    from homeassistant.config_entries import ConfigFlowResult
     from homeassistant.core import HomeAssistant
     from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -28,3 +31,15 @@ def state(hass: HomeAssistant, entity_id: str) -> str:
     current = hass.states.get(entity_id)
     assert current is not None, entity_id
     return current.state
+
+
+async def finish_probe(hass: HomeAssistant, result: ConfigFlowResult) -> ConfigFlowResult:
+    """What follows the config flow's live probe.
+
+    A probe that ends at once comes back with the form's answer; a longer one behind
+    a progress step, which is waited for.
+    """
+    if result["type"] is not FlowResultType.SHOW_PROGRESS:
+        return result
+    await hass.async_block_till_done()
+    return await hass.config_entries.flow.async_configure(result["flow_id"])

@@ -310,6 +310,29 @@ async def test_demo_auto_files_load_in_home_assistant(
     assert grid["stat_energy_to"] == f"{DOMAIN}:{meter.mac.lower()}_energy_export"
 
 
+async def test_demo_http_port_is_kept_by_home_assistant(
+    demo: ModuleType, tmp_path: Path, hass_storage: dict[str, Any], hass: HomeAssistant
+) -> None:
+    """The demo's HTTP port is Home Assistant's confirmed one: no trial, no revert."""
+    from homeassistant.components.http.config import (
+        STORAGE_KEY,
+        ActiveConfigType,
+        async_get_and_load_store,
+        async_load_config,
+    )
+
+    demo._write_http_port(18124)
+    demo._write_http_port(18125)  # a later start on another port replaces it
+    hass_storage[STORAGE_KEY] = json.loads((tmp_path / ".storage" / STORAGE_KEY).read_text())
+
+    conf = await async_load_config(hass, {})
+    store = await async_get_and_load_store(hass)
+    assert conf["server_port"] == 18125
+    assert store.active_config_type is ActiveConfigType.STABLE
+    assert store.pending is None
+    assert store.revert_deadline is None  # nothing to restart on another port later
+
+
 # --- README examples ------------------------------------------------------------------------
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+import os
 from typing import TYPE_CHECKING, Any, Final, override
 
 from homeassistant.components import usb
+from homeassistant.components.usb.consumers import async_get_serial_port_consumers
 from homeassistant.config_entries import (
     SOURCE_REAUTH,
     SOURCE_RECONFIGURE,
@@ -48,30 +51,52 @@ from .const import (
 )
 
 if TYPE_CHECKING:
-    import asyncio
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
+    from homeassistant.components.usb.models import SerialDevice, USBDevice
     from homeassistant.helpers.service_info.usb import UsbServiceInfo
 
     from .broute.links.wisun import PanDescriptor
     from .broute.meters.base import DeviceIdentity
 from .history import DEFAULT_HISTORY_DAYS, MAX_HISTORY_DAYS, MIN_HISTORY_DAYS
 
-# The form's error key for each library error key the user can act on.
-_FORM_ERRORS: Final[dict[str, str]] = {
-    "port_not_found": "port_not_found",
-    "port_permission": "port_permission",
-    "port_busy": "port_busy",
-    "cannot_connect": "cannot_connect",
-    "port_not_ready": "cannot_connect",
-    "dongle_not_responding": "dongle_not_responding",
-    "invalid_auth": "invalid_auth",
+# The form field each library error is about ("base": the whole form) and the form's
+# error key, by the error's translation key (the library's one vocabulary).
+_FORM_ERRORS: Final[dict[str, tuple[str, str]]] = {
+    "port_not_found": (CONF_DEVICE, "port_not_found"),
+    "port_permission": (CONF_DEVICE, "port_permission"),
+    "port_busy": (CONF_DEVICE, "port_busy"),
+    "cannot_connect": (CONF_DEVICE, "cannot_connect"),
+    "port_not_ready": (CONF_DEVICE, "port_not_ready"),
+    "transport_lost": (CONF_DEVICE, "port_lost"),
+    "port_error": (CONF_DEVICE, "port_unusable"),
+    "dongle_not_responding": (CONF_DEVICE, "dongle_not_responding"),
+    "dongle_error": (CONF_DEVICE, "dongle_error"),
+    # The meter was found (its pairing ID matches the B-route ID), so the password
+    # is the likely culprit.
+    "invalid_auth": (CONF_PASSWORD, "invalid_auth"),
     # A meter that was heard but would not finish joining, or fell silent, gets the
     # same advice as one that was not heard at all: the radio path is too weak.
-    "meter_not_found": "meter_not_found",
-    "join_failed": "meter_not_found",
-    "meter_timeout": "meter_not_found",
+    "meter_not_found": ("base", "meter_not_found"),
+    "join_failed": ("base", "meter_not_found"),
+    "meter_timeout": ("base", "meter_not_found"),
+    "session_unavailable": ("base", "meter_lost"),
+    "transmit_limit": ("base", "transmit_limit"),
+    "property_not_available": ("base", "meter_unsupported"),
+    "decode_error": ("base", "meter_unsupported"),
 }
+
+# Errors after which the password just typed is asked for again rather than kept.
+_PASSWORD_SUSPECT: Final = frozenset(
+    {"invalid_auth", "password_length", "password_invalid_characters"}
+)
+
+#: A probe that ends within this many seconds is answered on the form itself, without
+#: a progress screen (a missing port, a refused connection fail in milliseconds).
+QUICK_RESULT_SECONDS: float = 1.0
+#: Once the progress screen is shown it stays at least this long, so the browser has
+#: subscribed to the flow's progress event before the probe's end fires it.
+MIN_PROGRESS_SECONDS: float = 2.0
 
 DEFAULT_TITLE: Final = "Smart meter"
 
@@ -82,11 +107,24 @@ CREDENTIALS_SCHEMA: Final = {
     probatio.Required(CONF_PASSWORD): PASSWORD_SELECTOR,
 }
 
-USER_SCHEMA: Final = probatio.Schema(
-    {probatio.Required(CONF_DEVICE): SerialPortSelector(), **CREDENTIALS_SCHEMA}
-)
 CREDENTIALS_ONLY_SCHEMA: Final = probatio.Schema(CREDENTIALS_SCHEMA)
-RECONFIGURE_SCHEMA: Final = probatio.Schema({probatio.Required(CONF_DEVICE): SerialPortSelector()})
+
+
+def _port_schema(*, listed: bool, credentials: bool) -> probatio.Schema:
+    """The port field (and the credentials), as a port picker or as a text box.
+
+    A port the picker does not list (a typed ``socket://`` URL, a path that is gone)
+    comes back in a text box: the picker would show it as an unknown item.
+    """
+    selector = SerialPortSelector() if listed else TextSelector()
+    fields: dict[Any, Any] = {probatio.Required(CONF_DEVICE): selector}
+    if credentials:
+        fields.update(CREDENTIALS_SCHEMA)
+    return probatio.Schema(fields)
+
+
+USER_SCHEMA: Final = _port_schema(listed=True, credentials=True)
+RECONFIGURE_SCHEMA: Final = _port_schema(listed=True, credentials=False)
 
 
 def _is_safe_ascii(value: str) -> bool:
@@ -119,9 +157,18 @@ def _clean(user_input: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def form_error(err: BaseException) -> str:
-    """The form error key for a failed probe."""
-    return _FORM_ERRORS.get(error_translation_key(err), "unknown")
+def form_error(err: BaseException) -> tuple[str, str]:
+    """The form field and error key for a failed probe."""
+    if not isinstance(err, BRouteError):
+        return "base", "unknown"
+    return _FORM_ERRORS.get(error_translation_key(err), ("base", "communication_error"))
+
+
+def _canonical_port(device: str) -> str:
+    """A port as the port-usage check compares it: symlinks resolved, no query."""
+    if device.startswith("/"):
+        return os.path.realpath(device)
+    return device.partition("?")[0]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,7 +230,9 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
         self._data: dict[str, Any] = {}
         self._form_step = "user"
         self._errors: dict[str, str] = {}
+        self._placeholders: dict[str, str] = {}
         self._probe_task: asyncio.Task[ProbeResult] | None = None
+        self._progress_shown_at: float | None = None
         self._result: ProbeResult | None = None
         self._relinked: ConfigEntry | None = None
 
@@ -205,7 +254,7 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
             if not (errors := validate_credentials(user_input)):
                 return await self._async_start_probe("user")
             self._errors = errors
-        return self._show_form("user", USER_SCHEMA)
+        return await self._async_show_form("user")
 
     # --- USB discovery ------------------------------------------------------------------
 
@@ -257,7 +306,7 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
             if not (errors := validate_credentials(user_input)):
                 return await self._async_start_probe("credentials")
             self._errors = errors
-        return self._show_form("credentials", CREDENTIALS_ONLY_SCHEMA)
+        return await self._async_show_form("credentials")
 
     # --- reauthentication -----------------------------------------------------------
 
@@ -276,10 +325,7 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
             if not (errors := validate_credentials(user_input)):
                 return await self._async_start_probe("reauth_confirm")
             self._errors = errors
-        # Not pre-filled with the stored ID: a form never sends a stored secret back.
-        return self._show_form(
-            "reauth_confirm", CREDENTIALS_ONLY_SCHEMA, placeholders={"title": entry.title}
-        )
+        return await self._async_show_form("reauth_confirm")
 
     # --- reconfiguration --------------------------------------------------------------
 
@@ -291,57 +337,92 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             self._data = {**entry.data, **user_input}
             return await self._async_start_probe("reconfigure")
-        return self._show_form(
-            "reconfigure", RECONFIGURE_SCHEMA, suggested={CONF_DEVICE: entry.data[CONF_DEVICE]}
-        )
+        return await self._async_show_form("reconfigure")
 
     # --- the live test ----------------------------------------------------------------
 
     async def _async_start_probe(self, form_step: str) -> ConfigFlowResult:
-        """Remember where to come back to on failure, then run the probe."""
+        """Check that the port is free, then run the probe (with progress if it takes long).
+
+        A probe that ends within QUICK_RESULT_SECONDS is answered right away, on the
+        form or with the entry; only a longer one gets the progress screen.
+        """
         self._form_step = form_step
-        if self.source in (SOURCE_REAUTH, SOURCE_RECONFIGURE):
-            entry = (
-                self._get_reauth_entry()
-                if self.source == SOURCE_REAUTH
-                else self._get_reconfigure_entry()
-            )
-            # A failed unload leaves the entry loaded; the probe then reports the
-            # busy port.
-            if _needs_relink(entry, self._data[CONF_DEVICE]) and (
-                await self.hass.config_entries.async_unload(entry.entry_id)
-            ):
-                self._relinked = entry
+        own = self._own_entry()
+        if form_step != "reauth_confirm" and (
+            user := await self._async_port_user(self._data[CONF_DEVICE], own)
+        ):
+            # Opening the port would take the dongle away from the running entry.
+            self._errors = {CONF_DEVICE: "port_in_use"}
+            self._placeholders = {"entry_title": user}
+            return await self._async_show_form(form_step)
+        # A failed unload leaves the entry loaded; the probe then reports the busy port.
+        if (
+            own is not None
+            and _needs_relink(own, self._data[CONF_DEVICE])
+            and await self.hass.config_entries.async_unload(own.entry_id)
+        ):
+            self._relinked = own
+        self._progress_shown_at = None
+        self._probe_task = self.hass.async_create_task(
+            self._async_probe(), "broute_meter config flow probe"
+        )
+        await asyncio.wait({self._probe_task}, timeout=QUICK_RESULT_SECONDS)
+        if self._probe_task.done():
+            if await self._async_take_probe_result():
+                return await self.async_step_finish()
+            return await self._async_show_form(form_step)
         return await self.async_step_probe()
+
+    async def _async_probe(self) -> ProbeResult:
+        """The probe, held back until the progress screen has been up long enough."""
+        try:
+            return await async_probe(
+                self._data[CONF_DEVICE], self._data[CONF_RBID], self._data[CONF_PASSWORD]
+            )
+        finally:
+            task = asyncio.current_task()
+            if self._progress_shown_at is not None and not (task and task.cancelling()):
+                loop = asyncio.get_running_loop()
+                remaining = self._progress_shown_at + MIN_PROGRESS_SECONDS - loop.time()
+                if remaining > 0:
+                    await asyncio.sleep(remaining)
 
     async def async_step_probe(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Scan for the meter and join it; this can take a minute."""
-        if self._probe_task is None:
-            # Not started eagerly: a probe that fails at once must still go through
-            # the progress step, or the flow would re-run this step with the input.
-            self._probe_task = self.hass.async_create_task(
-                async_probe(
-                    self._data[CONF_DEVICE], self._data[CONF_RBID], self._data[CONF_PASSWORD]
-                ),
-                "broute_meter config flow probe",
-                eager_start=False,
-            )
+        assert self._probe_task is not None
         if not self._probe_task.done():
+            if self._progress_shown_at is None:
+                self._progress_shown_at = asyncio.get_running_loop().time()
             return self.async_show_progress(
                 step_id="probe", progress_action="probe", progress_task=self._probe_task
             )
+        if await self._async_take_probe_result():
+            return self.async_show_progress_done(next_step_id="finish")
+        return self.async_show_progress_done(next_step_id="probe_failed")
+
+    async def async_step_probe_failed(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Back to the form the probe was started from, with its error."""
+        return await self._async_show_form(self._form_step)
+
+    async def _async_take_probe_result(self) -> bool:
+        """Collect the finished probe: True with a result, False with form errors."""
+        assert self._probe_task is not None
         task, self._probe_task = self._probe_task, None
         try:
             self._result = task.result()
         except BRouteError as err:
-            self._errors = {"base": form_error(err)}
+            field, key = form_error(err)
+            self._errors = {field: key}
         except Exception:
             LOGGER.exception("Unexpected error while looking for the meter")
             self._errors = {"base": "unknown"}
         if self._errors:
             await self._async_restore_relinked()
-            return self.async_show_progress_done(next_step_id=self._form_step)
-        return self.async_show_progress_done(next_step_id="finish")
+            return False
+        return True
 
     async def _async_restore_relinked(self) -> None:
         """Put an entry unloaded for the probe back, on its old settings."""
@@ -385,28 +466,82 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
 
     # --- helpers ----------------------------------------------------------------------
 
-    def _show_form(
-        self,
-        step_id: str,
-        schema: probatio.Schema,
-        *,
-        suggested: Mapping[str, Any] | None = None,
-        placeholders: Mapping[str, str] | None = None,
-    ) -> ConfigFlowResult:
-        """Show a form, filled with what was entered, with any pending errors.
+    def _own_entry(self) -> ConfigEntry | None:
+        """The entry this flow works on (reauth, reconfigure), if any."""
+        if self.source == SOURCE_REAUTH:
+            return self._get_reauth_entry()
+        if self.source == SOURCE_RECONFIGURE:
+            return self._get_reconfigure_entry()
+        return None
 
-        The password is never sent back to the browser, not even the one just typed.
+    async def _async_port_user(self, device: str, own: ConfigEntry | None) -> str | None:
+        """The title of another set-up entry that holds ``device``, if there is one.
+
+        Uses Home Assistant's own attribution of serial ports to config entries, so
+        other integrations' entries (e.g. the built-in Smart Meter B Route) count too.
+        """
+        consumers = await async_get_serial_port_consumers(self.hass, await self._async_scan_ports())
+        canonical = await self.hass.async_add_executor_job(
+            lambda: {port: _canonical_port(port) for port in [device, *consumers]}
+        )
+        for port, users in consumers.items():
+            if canonical[port] != canonical[device]:
+                continue
+            for user in users:
+                if user.active and (own is None or user.config_entry_id != own.entry_id):
+                    return user.title
+        return None
+
+    async def _async_scan_ports(self) -> Sequence[USBDevice | SerialDevice]:
+        """The serial ports Home Assistant lists (what the port picker offers)."""
+        try:
+            return await usb.async_scan_serial_ports(self.hass)
+        except OSError:
+            LOGGER.debug("Listing the serial ports failed", exc_info=True)
+            return []
+
+    async def _async_show_form(self, step_id: str) -> ConfigFlowResult:
+        """Show a step's form, filled with what was entered, with any pending errors.
+
+        A stored password is never sent back to the browser. The one just typed is
+        kept when the error is about something else (the port, the radio), so only
+        the field in error needs attention; after a password error it is asked again.
         """
         errors, self._errors = self._errors, {}
-        fields = {str(key) for key in schema.schema} - {CONF_PASSWORD}
-        values = {key: value for key, value in self._data.items() if key in fields}
+        placeholders, self._placeholders = self._placeholders, {}
+        suggested: dict[str, Any] = {}
+        if step_id in ("user", "reconfigure"):
+            device = self._data.get(CONF_DEVICE)
+            if device is None and step_id == "reconfigure":
+                device = self._get_reconfigure_entry().data[CONF_DEVICE]
+            listed = device is None or device in {
+                port.device for port in await self._async_scan_ports()
+            }
+            schema = _port_schema(listed=listed, credentials=step_id == "user")
+            suggested[CONF_DEVICE] = device
+        else:
+            schema = CREDENTIALS_ONLY_SCHEMA
+        if step_id == "reauth_confirm":
+            placeholders["title"] = self._get_reauth_entry().title
+        fields = {str(key) for key in schema.schema}
+        if step_id != "reconfigure" and CONF_RBID in self._data and errors:
+            suggested[CONF_RBID] = self._data[CONF_RBID]
+        if (
+            CONF_PASSWORD in fields
+            and errors
+            and CONF_PASSWORD in self._data
+            and not _PASSWORD_SUSPECT & set(errors.values())
+        ):
+            suggested[CONF_PASSWORD] = self._data[CONF_PASSWORD]
+        # Errors about a field the step does not show go to the whole form.
+        errors = {(key if key in fields else "base"): value for key, value in errors.items()}
         return self.async_show_form(
             step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(
-                schema, {**(suggested or {}), **values}
+                schema, {key: value for key, value in suggested.items() if value is not None}
             ),
             errors=errors,
-            description_placeholders=placeholders,
+            description_placeholders=placeholders or None,
         )
 
 

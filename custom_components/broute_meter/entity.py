@@ -33,5 +33,7 @@ class BRouteEntity(CoordinatorEntity[BRouteCoordinator]):
             manufacturer=info.manufacturer if info else None,
             model=MODEL_LV_METER,
             serial_number=info.serial_number if info else None,
-            hw_version=f"ECHONET Lite Appendix Release {release}" if release else None,
+            # The ECHONET Lite Appendix release the meter implements: its software's
+            # protocol version, not a hardware revision.
+            sw_version=f"ECHONET Lite Release {release}" if release else None,
         )

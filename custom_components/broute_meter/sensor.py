@@ -141,12 +141,15 @@ SENSORS: tuple[BRouteSensorEntityDescription, ...] = (
 )
 
 
-# How far the hourly long-term statistics reach: the history job's progress.
+# How far the hourly long-term statistics reach: the history job's progress. Disabled
+# by default: a timestamp has no unit, so each top-up (every day read during a
+# backfill) would be an entry in the Activity panel; diagnostics show it too.
 HISTORY_SENSOR = SensorEntityDescription(
     key="history_imported_until",
     translation_key="history_imported_until",
     device_class=SensorDeviceClass.TIMESTAMP,
     entity_category=EntityCategory.DIAGNOSTIC,
+    entity_registry_enabled_default=False,
 )
 
 

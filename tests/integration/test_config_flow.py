@@ -4,18 +4,29 @@ simulator (or against ports that fail in the specific way a user would meet)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from pathlib import Path
 import socket
 from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_DEVICE, Platform
-from homeassistant.data_entry_flow import FlowResultType, InvalidData
+from homeassistant.core import callback
+from homeassistant.data_entry_flow import (
+    EVENT_DATA_ENTRY_FLOW_PROGRESSED,
+    FlowResultType,
+    InvalidData,
+)
+from homeassistant.helpers.selector import SerialPortSelector, TextSelector
 from homeassistant.helpers.service_info.usb import UsbServiceInfo
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import serialx
 
+from custom_components.broute_meter import config_flow
+from custom_components.broute_meter.broute import errors as broute_errors
+from custom_components.broute_meter.broute.errors import BRouteError
 from custom_components.broute_meter.const import (
     CONF_HISTORY_DAYS,
     CONF_PAN,
@@ -42,11 +53,17 @@ if TYPE_CHECKING:
 
 SIM_MAC = "001d129012345678"  # MeterConfig's default MAC, lower-cased as the unique ID
 CREDENTIALS = {CONF_RBID: TEST_RBID, CONF_PASSWORD: TEST_PASSWORD}
+INTEGRATION = Path(config_flow.__file__).parent
 
 
 async def finish_probe(hass: HomeAssistant, result: ConfigFlowResult) -> ConfigFlowResult:
-    """Wait for the live probe behind a progress step and return what follows it."""
-    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    """Wait for the live probe behind a progress step and return what follows it.
+
+    A probe that ended within the flow's quick-result window has no progress step:
+    its outcome is the answer to the form itself.
+    """
+    if result["type"] is not FlowResultType.SHOW_PROGRESS:
+        return result
     assert result["progress_action"] == "probe"
     await hass.async_block_till_done()
     return await hass.config_entries.flow.async_configure(result["flow_id"])
@@ -119,11 +136,10 @@ async def test_title_without_maker_or_serial(
 ) -> None:
     """A meter that does not answer 8A/8D still gets set up, under a generic title."""
     sim = await make_simulator()
-    result = await start_user(hass)
-    result = await submit_user(hass, result, port_of(sim))
     # The meter ignores the identity Get and both of its retries.
     sim.faults.drop_replies(3)
-    result = await finish_probe(hass, result)
+    result = await start_user(hass)
+    result = await finish_probe(hass, await submit_user(hass, result, port_of(sim)))
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Smart meter"
     assert sim.stats.faults["drop_reply"] == 3
@@ -199,28 +215,35 @@ async def silent_port() -> AsyncGenerator[str]:
     await server.wait_closed()
 
 
+def suggested_values(result: ConfigFlowResult) -> dict[str, str]:
+    """What a form comes back filled in with."""
+    return {
+        str(key): key.description["suggested_value"]
+        for key in result["data_schema"].schema
+        if key.description and "suggested_value" in key.description
+    }
+
+
 async def probe_error(hass: HomeAssistant, device: str) -> dict[str, str]:
     """Run the user flow against ``device`` and return the form's errors."""
     result = await start_user(hass)
     result = await finish_probe(hass, await submit_user(hass, result, device))
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "user"
-    # The form comes back filled in, except for the password.
-    suggested = {
-        str(key): key.description["suggested_value"]
-        for key in result["data_schema"].schema
-        if key.description and "suggested_value" in key.description
-    }
-    assert suggested == {CONF_DEVICE: device, CONF_RBID: TEST_RBID}
     errors = result["errors"]
     assert errors is not None
+    # The form comes back filled in; the password only when it is not the suspect.
+    expected = {CONF_DEVICE: device, **CREDENTIALS}
+    if "invalid_auth" in errors.values():
+        del expected[CONF_PASSWORD]
+    assert suggested_values(result) == expected
     return errors
 
 
 async def test_error_port_not_found(hass: HomeAssistant, socket_enabled: None) -> None:
     """A device path that does not exist (dongle unplugged, typo)."""
     assert await probe_error(hass, "/dev/serial/by-id/usb-missing-dongle-if00") == {
-        "base": "port_not_found"
+        CONF_DEVICE: "port_not_found"
     }
 
 
@@ -229,7 +252,7 @@ async def test_error_port_busy(hass: HomeAssistant, make_simulator: SimFactory) 
     sim = await make_simulator(pty=True)
     _, writer = await serialx.open_serial_connection(port_of(sim), baudrate=115200)
     try:
-        assert await probe_error(hass, port_of(sim)) == {"base": "port_busy"}
+        assert await probe_error(hass, port_of(sim)) == {CONF_DEVICE: "port_busy"}
     finally:
         writer.close()
         await writer.wait_closed()
@@ -238,13 +261,13 @@ async def test_error_port_busy(hass: HomeAssistant, make_simulator: SimFactory) 
 async def test_error_cannot_connect(hass: HomeAssistant, socket_enabled: None) -> None:
     """Nothing listens on the network port (ser2net down, wrong address)."""
     assert await probe_error(hass, f"socket://127.0.0.1:{free_port()}") == {
-        "base": "cannot_connect"
+        CONF_DEVICE: "cannot_connect"
     }
 
 
 async def test_error_dongle_not_responding(hass: HomeAssistant, silent_port: str) -> None:
     """The port opens but no SKSTACK-IP dongle answers."""
-    assert await probe_error(hass, silent_port) == {"base": "dongle_not_responding"}
+    assert await probe_error(hass, silent_port) == {CONF_DEVICE: "dongle_not_responding"}
 
 
 async def test_error_meter_not_found(hass: HomeAssistant, make_simulator: SimFactory) -> None:
@@ -266,12 +289,12 @@ async def test_error_invalid_auth(hass: HomeAssistant, make_simulator: SimFactor
     """The meter rejects the password (PANA EVENT 24)."""
     sim = await make_simulator()
     sim.password = "BA9876543210"
-    assert await probe_error(hass, port_of(sim)) == {"base": "invalid_auth"}
+    assert await probe_error(hass, port_of(sim)) == {CONF_PASSWORD: "invalid_auth"}
 
 
-async def test_error_unknown(hass: HomeAssistant, socket_enabled: None) -> None:
-    """A port URL nothing can open is reported without a specific cause."""
-    assert await probe_error(hass, "nosuchscheme://127.0.0.1:1") == {"base": "unknown"}
+async def test_error_port_unusable(hass: HomeAssistant, socket_enabled: None) -> None:
+    """A port URL nothing can open is reported as such (with the accepted forms)."""
+    assert await probe_error(hass, "nosuchscheme://127.0.0.1:1") == {CONF_DEVICE: "port_unusable"}
 
 
 async def test_errors_then_success(hass: HomeAssistant, make_simulator: SimFactory) -> None:
@@ -285,6 +308,95 @@ async def test_errors_then_success(hass: HomeAssistant, make_simulator: SimFacto
     assert result["errors"]
     result = await finish_probe(hass, await submit_user(hass, result, port_of(sim)))
     assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_a_quick_failure_is_answered_on_the_form(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    """A port that fails at once gives the form back with its error, no progress screen.
+
+    A progress step that ended before the browser subscribed to its event would spin
+    forever in the frontend.
+    """
+    result = await start_user(hass)
+    result = await submit_user(hass, result, f"socket://127.0.0.1:{free_port()}")
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_DEVICE: "cannot_connect"}
+
+
+async def test_progress_outlasts_the_browser_subscribing(
+    hass: HomeAssistant, socket_enabled: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A probe failing right after the progress screen appeared waits before saying so."""
+    monkeypatch.setattr(config_flow, "QUICK_RESULT_SECONDS", 0.0)
+    monkeypatch.setattr(config_flow, "MIN_PROGRESS_SECONDS", 0.5)
+    progressed = asyncio.Event()
+    hass.bus.async_listen(EVENT_DATA_ENTRY_FLOW_PROGRESSED, callback(lambda _: progressed.set()))
+    result = await start_user(hass)
+    result = await submit_user(hass, result, f"socket://127.0.0.1:{free_port()}")
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    started = asyncio.get_running_loop().time()
+    await asyncio.sleep(0.3)  # the probe itself failed in milliseconds
+    assert not progressed.is_set()
+    await asyncio.wait_for(progressed.wait(), timeout=5)
+    assert asyncio.get_running_loop().time() - started >= 0.45
+    result = await hass.config_entries.flow.async_configure(result["flow_id"])
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    assert result["errors"] == {CONF_DEVICE: "cannot_connect"}
+
+
+async def test_port_of_a_loaded_entry_is_refused_untouched(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, simulator: Simulator
+) -> None:
+    """A second entry on the port a running entry uses never opens it."""
+    connections = simulator.stats.connections
+    result = await start_user(hass)
+    result = await submit_user(hass, result, port_of(simulator))
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_DEVICE: "port_in_use"}
+    assert result["description_placeholders"] == {"entry_title": loaded_entry.title}
+    assert simulator.stats.connections == connections
+    await loaded_entry.runtime_data.coordinator.async_refresh()
+    assert loaded_entry.runtime_data.coordinator.last_update_success
+    assert loaded_entry.state is ConfigEntryState.LOADED
+
+
+async def test_a_typed_port_comes_back_in_a_text_box(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    """A URL the port picker does not list is shown as typed, not as an unknown item."""
+    url = f"socket://127.0.0.1:{free_port()}"
+    result = await start_user(hass)
+    (device_key,) = (key for key in result["data_schema"].schema if str(key) == CONF_DEVICE)
+    assert isinstance(result["data_schema"].schema[device_key], SerialPortSelector)
+    result = await submit_user(hass, result, url)
+    (device_key,) = (key for key in result["data_schema"].schema if str(key) == CONF_DEVICE)
+    assert isinstance(result["data_schema"].schema[device_key], TextSelector)
+    assert suggested_values(result)[CONF_DEVICE] == url
+
+
+def _all_library_errors() -> list[BRouteError]:
+    classes = [
+        cls
+        for cls in vars(broute_errors).values()
+        if isinstance(cls, type) and issubclass(cls, BRouteError)
+    ]
+    return [
+        cls("SKJOIN", "ER10") if cls is broute_errors.CommandError else cls("test")
+        for cls in classes
+    ]
+
+
+@pytest.mark.parametrize("err", _all_library_errors(), ids=lambda err: type(err).__name__)
+def test_every_library_error_has_a_message(err: BRouteError) -> None:
+    """No library error ends as "unknown"; each key has its text in English and Japanese."""
+    field, key = config_flow.form_error(err)
+    assert key != "unknown"
+    assert field in ("base", CONF_DEVICE, CONF_PASSWORD)
+    for name in ("strings.json", "translations/en.json", "translations/ja.json"):
+        strings = json.loads((INTEGRATION / name).read_text(encoding="utf-8"))
+        assert strings["config"]["error"][key]
 
 
 async def test_same_meter_twice_aborts(hass: HomeAssistant, simulator: Simulator) -> None:
@@ -389,7 +501,7 @@ async def test_reauth_after_reissued_credentials(hass: HomeAssistant, simulator:
     result = await finish_probe(hass, result)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "reauth_confirm"
-    assert result["errors"] == {"base": "invalid_auth"}
+    assert result["errors"] == {CONF_PASSWORD: "invalid_auth"}
 
     result = await hass.config_entries.flow.async_configure(flow_id, CREDENTIALS)
     result = await finish_probe(hass, result)
@@ -410,7 +522,7 @@ async def test_reauth_while_loaded_frees_the_port(
     result = await finish_probe(
         hass, await hass.config_entries.flow.async_configure(result["flow_id"], bad)
     )
-    assert result["errors"] == {"base": "invalid_auth"}
+    assert result["errors"] == {CONF_PASSWORD: "invalid_auth"}
     await hass.async_block_till_done()
     assert loaded_entry.state is ConfigEntryState.LOADED
     result = await finish_probe(
@@ -524,7 +636,7 @@ async def test_reconfigure_to_another_port(hass: HomeAssistant, make_simulator: 
     )
     result = await finish_probe(hass, result)
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {"base": "port_not_found"}
+    assert result["errors"] == {CONF_DEVICE: "port_not_found"}
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_DEVICE: port_of(new)}
     )

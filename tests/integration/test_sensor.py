@@ -112,8 +112,8 @@ async def test_entities_and_device(
     # The simulator's meter: maker code 0x000016, serial SIM00000001, release J.
     assert device.serial_number == "SIM00000001"
     assert device.manufacturer
-    assert device.hw_version is not None
-    assert device.hw_version.endswith(" J")
+    assert device.sw_version is not None
+    assert device.sw_version.endswith(" J")
     assert device.model == "Low-voltage smart electric energy meter"
 
 
@@ -403,7 +403,7 @@ async def test_device_of_an_unlisted_maker(
     )
     assert device is not None
     assert device.manufacturer == "ECHONET maker 0xFFFFF0"
-    assert device.hw_version == "ECHONET Lite Appendix Release F"
+    assert device.sw_version == "ECHONET Lite Release F"
 
 
 async def test_first_values_need_one_poll_frame_after_the_static_read(
@@ -434,8 +434,8 @@ async def test_first_values_need_one_poll_frame_after_the_static_read(
     assert kwh(state(hass, IMPORT)) == truth(simulator.meter.forward_kwh())
     assert state(hass, FIXED_IMPORT) == STATE_UNAVAILABLE
     (device,) = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
-    assert device.hw_version is not None
-    assert simulator.config.release in device.hw_version
+    assert device.sw_version is not None
+    assert simulator.config.release in device.sw_version
 
 
 async def test_fault_status_follows_the_meter(

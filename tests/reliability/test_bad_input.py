@@ -32,6 +32,7 @@ from custom_components.broute_meter.broute.errors import (
 from custom_components.broute_meter.const import CONF_PAN, CONF_PASSWORD, CONF_RBID, DOMAIN
 from simulator import TEST_PASSWORD, TEST_RBID, DongleModel
 
+from ..helpers import finish_probe
 from .conftest import SimFactory, entry_for, port_of
 
 if TYPE_CHECKING:
@@ -218,8 +219,7 @@ async def test_second_meter_on_the_same_channel(
         result["flow_id"],
         {CONF_DEVICE: port_of(sim), CONF_RBID: TEST_RBID, CONF_PASSWORD: TEST_PASSWORD},
     )
-    await hass.async_block_till_done()
-    result = await hass.config_entries.flow.async_configure(result["flow_id"])
+    result = await finish_probe(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     entry = result["result"]
     assert entry.unique_id == sim.config.mac.lower()
@@ -308,8 +308,7 @@ async def test_reissued_id_asks_for_new_credentials(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_RBID: new_rbid, CONF_PASSWORD: TEST_PASSWORD}
     )
-    await hass.async_block_till_done()
-    result = await hass.config_entries.flow.async_configure(result["flow_id"])
+    result = await finish_probe(hass, result)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
     await hass.async_block_till_done()

@@ -26,6 +26,7 @@ from custom_components.broute_meter.const import CONF_PASSWORD, CONF_RBID, DOMAI
 from custom_components.broute_meter.diagnostics import async_get_config_entry_diagnostics
 from simulator import TEST_PASSWORD, TEST_RBID, DongleModel
 
+from ..helpers import finish_probe
 from .conftest import SimFactory, port_of
 
 if TYPE_CHECKING:
@@ -95,12 +96,6 @@ async def poll_until_ok(hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
             return
         await settle(hass)
     raise AssertionError("the meter did not come back")
-
-
-async def finish_probe(hass: HomeAssistant, result: ConfigFlowResult) -> ConfigFlowResult:
-    assert result["type"] is FlowResultType.SHOW_PROGRESS
-    await hass.async_block_till_done()
-    return await hass.config_entries.flow.async_configure(result["flow_id"])
 
 
 def visible_part(result: ConfigFlowResult) -> str:

@@ -80,6 +80,8 @@ class TransportLostError(TransportError):
 class DongleError(BRouteError):
     """The Wi-SUN dongle misbehaved."""
 
+    translation_key: ClassVar[str] = "dongle_error"
+
 
 class DongleNotRespondingError(DongleError):
     """The port opened but nothing answers SKSTACK-IP commands."""
@@ -138,6 +140,8 @@ class TransmitLimitError(BRouteError):
 
 class PropertyNotAvailableError(BRouteError):
     """The meter refused a property (SNA) or does not offer it."""
+
+    translation_key: ClassVar[str] = "property_not_available"
 
 
 # --- data ---------------------------------------------------------------------------
