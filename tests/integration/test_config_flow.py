@@ -54,8 +54,13 @@ async def finish_probe(hass: HomeAssistant, result: ConfigFlowResult) -> ConfigF
 
 async def start_user(hass: HomeAssistant) -> ConfigFlowResult:
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    assert result["type"] is FlowResultType.FORM
+    assert result["type"] is FlowResultType.MENU
     assert result["step_id"] == "user"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "wisun"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "wisun"
     return result
 
 
@@ -164,7 +169,7 @@ async def test_credentials_checked_before_any_io(
     result = await start_user(hass)
     result = await submit_user(hass, result, port_of(simulator), **overrides)
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "user"
+    assert result["step_id"] == "wisun"
     assert result["errors"] == {field: error}
     assert simulator.stats.connections == 0
 
@@ -204,7 +209,7 @@ async def probe_error(hass: HomeAssistant, device: str) -> dict[str, str]:
     result = await start_user(hass)
     result = await finish_probe(hass, await submit_user(hass, result, device))
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "user"
+    assert result["step_id"] == "wisun"
     # The form comes back filled in, except for the password.
     suggested = {
         str(key): key.description["suggested_value"]
