@@ -402,9 +402,7 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
         }
         return self.async_show_form(
             step_id="network_reconfigure",
-            data_schema=self.add_suggested_values_to_schema(
-                NETWORK_RECONFIGURE_SCHEMA, suggested
-            ),
+            data_schema=self.add_suggested_values_to_schema(NETWORK_RECONFIGURE_SCHEMA, suggested),
             errors=errors,
         )
 

@@ -50,9 +50,7 @@ class NetworkSettings:
     is the real-world default (all addresses, the ECHONET Lite group).
     """
 
-    local_hosts: dict[str, str | None] = field(
-        default_factory=lambda: {"ipv4": None, "ipv6": None}
-    )
+    local_hosts: dict[str, str | None] = field(default_factory=lambda: {"ipv4": None, "ipv6": None})
     local_port: int = ECHONET_PORT
     discovery_targets: dict[str, str | None] = field(
         default_factory=lambda: {"ipv4": None, "ipv6": None}
@@ -65,7 +63,7 @@ SETTINGS = NetworkSettings()
 
 
 def family_of(address: NodeAddress) -> str:
-    """"ipv4" or "ipv6"."""
+    """ "ipv4" or "ipv6"."""
     return "ipv4" if address.ip.version == 4 else "ipv6"
 
 

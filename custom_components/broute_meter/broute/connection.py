@@ -11,7 +11,6 @@ import logging
 from typing import TYPE_CHECKING, Any, Self
 
 from .client import ClientTiming, EchonetClient
-from .link import Link
 from .links.skstack import SkStackLink
 from .links.wisun import WiSunLink, WiSunTiming
 from .meters.low_voltage import FixedTimePushed, LowVoltageMeter
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from .echonet import Frame
-    from .link import LinkStatus
+    from .link import Link, LinkStatus
     from .links.wisun import PanDescriptor
 
 _LOGGER = logging.getLogger(__name__)
