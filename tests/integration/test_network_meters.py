@@ -7,14 +7,17 @@ asks ::1 directly). Nothing is mocked between the flow and the simulator's socke
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
 import socket
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
 import pytest
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
 
 from custom_components.broute_meter import coordinator_network, network_flow
 from custom_components.broute_meter.broute.links.udp import UdpTiming
@@ -24,8 +27,11 @@ from tests.broute.test_udp_link import _AirConditionerNode
 from tests.broute.udp_harness import FAMILIES, TIMING, UdpHarness, hosts, wait_for
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 pytestmark = pytest.mark.parametrize("family", FAMILIES)
 
@@ -194,3 +200,76 @@ async def test_recovers_after_the_meter_reboots(
     await coordinator.async_refresh()
     assert coordinator.last_update_success
     assert state_of(hass, entry, "hv_energy") == float(server.meter.energy_kwh())  # type: ignore[attr-defined]
+
+
+async def test_reconfigure_moves_a_network_entry(
+    hass: HomeAssistant, udp: UdpHarness, family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = await udp.hv_server(hosts(family)[1])
+    point_at(monkeypatch, server.port)
+    entry = await add_by_address(hass, server.address)
+    result = dict(
+        await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+        )
+    )
+    assert result["step_id"] == "network_reconfigure"
+    # Nothing answers at the typed address: a form error, the entry keeps its address.
+    silent = (
+        f"[{hosts(family)[1]}]:{free_port(family)}"
+        if family == "ipv6"
+        else f"{hosts(family)[1]}:{free_port(family)}"
+    )
+    result = dict(
+        await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_ADDRESS: silent})
+    )
+    assert result["errors"] == {"base": "no_answer"}
+    if family == "ipv4":
+        await server.move(hosts(family)[2])
+    result = dict(
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_ADDRESS: server.address}
+        )
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.data[CONF_ADDRESS] == server.address
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_a_moved_meter_is_found_and_its_address_stored(
+    hass: HomeAssistant, udp: UdpHarness, family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if family == "ipv6":
+        pytest.skip("a second IPv6 loopback address does not exist")
+    server = await udp.hv_server(hosts(family)[1])
+    point_at(monkeypatch, server.port)
+    entry = await add_by_address(hass, server.address)
+    coordinator = entry.runtime_data.coordinator
+    await server.move(hosts(family)[2])
+    await coordinator.async_refresh()  # fails: the meter is gone from its address
+    await wait_for(lambda: coordinator.link.status.up, limit=5.0)
+    await coordinator.async_refresh()
+    assert coordinator.last_update_success
+    assert entry.data[CONF_ADDRESS] == server.address == f"127.0.0.3:{server.port}"
+
+
+async def test_diagnostics_redact_the_address(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    udp: UdpHarness,
+    family: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = await udp.hv_server(hosts(family)[1])
+    point_at(monkeypatch, server.port)
+    entry = await add_by_address(hass, server.address)
+    diag = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    text = json.dumps(diag)
+    assert server.address not in text
+    if family == "ipv4":
+        assert server.host not in text
+    assert str(entry.unique_id) not in text.lower()
+    assert diag["entry"]["data"][CONF_ADDRESS] == "**REDACTED**"
+    assert diag["meter"]["billing_day"] == server.meter.config.billing_day  # type: ignore[attr-defined]
