@@ -43,8 +43,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: BRouteConfigEntry) -> bo
         hv_entry = cast("HvConfigEntry", entry)
         hv = HvCoordinator(hass, hv_entry)
         await hv.async_config_entry_first_refresh()
-        hv_entry.runtime_data = HvRuntimeData(coordinator=hv)
+        hv_history = HistoryImporter(
+            hass,
+            hv_entry,
+            hv,
+            days=entry.options.get(CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS),
+        )
+        hv_entry.runtime_data = HvRuntimeData(coordinator=hv, history=hv_history)
         await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+        hv_history.async_start()
+        entry.async_on_unload(hv_history.async_stop)
         return True
     coordinator = BRouteCoordinator(hass, entry)
     await coordinator.async_config_entry_first_refresh()

@@ -20,9 +20,15 @@ from homeassistant.util import dt as dt_util
 from . import network_flow
 from .broute.client import ClientTiming, EchonetClient
 from .broute.connection import MeterConnection
-from .broute.errors import BRouteError, EchonetDecodeError, error_translation_key
+from .broute.errors import (
+    BRouteError,
+    EchonetDecodeError,
+    PropertyNotAvailableError,
+    error_translation_key,
+)
 from .broute.links.udp import NodeAddress, UdpLink, parse_address
 from .broute.meters.high_voltage import HighVoltageMeter, HvIdentity, HvReading
+from .broute.meters.low_voltage import Direction, HistoryDay
 from .const import (
     CONF_ADDRESS,
     CONF_IDENTIFICATION,
@@ -46,10 +52,11 @@ from .coordinator import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
     from decimal import Decimal
 
-    from .broute.meters.low_voltage import FixedTimePushed
+    from .broute.meters.low_voltage import EnergyScale, FixedTimePushed
+    from .history import HistoryImporter
 
 # Timing of the ECHONET Lite requests to meters on the network; None = the library's
 # defaults. Tests swap in compressed timings here.
@@ -154,7 +161,44 @@ class HvRuntimeData:
     """What a loaded high-voltage entry keeps."""
 
     coordinator: HvCoordinator
-    history: None = None
+    history: HistoryImporter | None = None
+
+
+class HvHistoryMeter:
+    """A high-voltage meter's history as the history job reads 0x0288's.
+
+    The day's cumulative active energy (48 values at the 30-minute boundaries) has the
+    shape of the low-voltage forward history, so the same importer folds it into
+    hourly statistics. There is no reverse direction, and no clock read: the job then
+    goes by Home Assistant's clock.
+    """
+
+    def __init__(self, meter: HighVoltageMeter) -> None:
+        """Read through ``meter``."""
+        self._meter = meter
+
+    async def read_clock(self, *, on_request: Callable[[], None] | None = None) -> datetime | None:
+        """Not read (the day's date comes with each history read)."""
+        return None
+
+    async def read_history_day(
+        self,
+        days_ago: int,
+        directions: Iterable[Direction],
+        *,
+        on_request: Callable[[], None] | None = None,
+    ) -> HistoryDay | None:
+        """The day's active energy as forward history; None if the meter lacks it."""
+        if Direction.FORWARD not in directions:
+            return None
+        try:
+            day = await self._meter.read_history_day(days_ago)
+        except PropertyNotAvailableError:
+            return None
+        finally:
+            if on_request is not None:
+                on_request()
+        return HistoryDay(days_ago=days_ago, slots={Direction.FORWARD: day.energy})
 
 
 type HvConfigEntry = ConfigEntry[HvRuntimeData]
@@ -179,18 +223,29 @@ class HvCoordinator(DataUpdateCoordinator[HvData]):
         )
         self.link = create_udp_link(hass, entry)
         self.client = EchonetClient(self.link, timing=CLIENT_TIMING)
-        self.meter = HighVoltageMeter(self.client)
+        self.hv_meter = HighVoltageMeter(self.client)
         self.meter_info: HvIdentity | None = None
+        self._history_meter = HvHistoryMeter(self.hv_meter)
         self._energy: CumulativeRegister | None = None
         self._fixed: CumulativeRegister | None = None
         self._reactive: CumulativeRegister | None = None
+
+    @property
+    def meter(self) -> HvHistoryMeter:
+        """The meter as the history job reads it (its E7 day, like 0x0288's history)."""
+        return self._history_meter
+
+    @property
+    def scale(self) -> EnergyScale | None:
+        """Coefficient, unit and digits of the active energy register, once read."""
+        return None if self.meter_info is None else self.meter_info.energy
 
     @override
     async def _async_setup(self) -> None:
         """Reach the meter and read its scales."""
         try:
             await self.link.open()
-            identity = await self.meter.read_identity()
+            identity = await self.hv_meter.read_identity()
         except BRouteError as err:
             await self._close()
             note_unreachable(self.hass, self.config_entry, error_translation_key(err))
@@ -210,7 +265,7 @@ class HvCoordinator(DataUpdateCoordinator[HvData]):
     async def _async_update_data(self) -> HvData:
         """Read energy, demand, maximum demand and reactive energy in one poll."""
         try:
-            reading = await self.meter.read()
+            reading = await self.hv_meter.read()
         except EchonetDecodeError as err:
             async_forget_unreachable(self.hass, self.config_entry.entry_id)
             raise UpdateFailed(

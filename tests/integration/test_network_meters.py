@@ -7,22 +7,30 @@ asks ::1 directly). Nothing is mocked between the flow and the simulator's socke
 
 from __future__ import annotations
 
+from datetime import timedelta
 import json
 import socket
 from typing import TYPE_CHECKING, Any
 
+from homeassistant.components.recorder.statistics import statistics_during_period
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.recorder import get_instance
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
 )
 
 from custom_components.broute_meter import coordinator_network, network_flow
 from custom_components.broute_meter.broute.links.udp import UdpTiming
 from custom_components.broute_meter.const import CONF_ADDRESS, DOMAIN
-from simulator import UdpMeterServer
+from custom_components.broute_meter.history import Direction
+from simulator import JST, ManualClock, UdpMeterServer
 from tests.broute.test_udp_link import _AirConditionerNode
 from tests.broute.udp_harness import FAMILIES, TIMING, UdpHarness, hosts, wait_for
 
@@ -273,3 +281,42 @@ async def test_diagnostics_redact_the_address(
     assert str(entry.unique_id) not in text.lower()
     assert diag["entry"]["data"][CONF_ADDRESS] == "**REDACTED**"
     assert diag["meter"]["billing_day"] == server.meter.config.billing_day  # type: ignore[attr-defined]
+
+
+async def test_high_voltage_history_becomes_hourly_statistics(
+    hass: HomeAssistant, family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if family == "ipv6":
+        pytest.skip("the history path does not depend on the IP version")
+    # The importer goes by Home Assistant's clock: the meter's must agree with it.
+    harness = UdpHarness(clock=ManualClock(dt_util.now().astimezone(JST)))
+    monkeypatch.setattr(coordinator_network, "CLIENT_TIMING", TIMING)
+    try:
+        server = await harness.hv_server(hosts(family)[1])
+        point_at(monkeypatch, server.port)
+        meter: Any = server.meter
+        entry = await add_by_address(hass, server.address)
+        history = entry.runtime_data.history
+        assert history is not None
+        await history.async_wait_idle()
+        await async_wait_recording_done(hass)
+        stat_id = history.statistic_id(Direction.IMPORT)
+        found = await get_instance(hass).async_add_executor_job(
+            statistics_during_period,
+            hass,
+            dt_util.utcnow() - timedelta(days=3),
+            None,
+            {stat_id},
+            "hour",
+            None,
+            {"state", "sum"},
+        )
+        rows = found.get(stat_id, [])
+        assert len(rows) >= 24
+        for row in rows:
+            start = dt_util.utc_from_timestamp(row["start"])
+            end_kwh = meter.energy_kwh(start + timedelta(hours=1))
+            assert row["state"] == pytest.approx(float(end_kwh), abs=1e-9)
+    finally:
+        await hass.config_entries.async_unload(entry.entry_id)
+        await harness.close()
