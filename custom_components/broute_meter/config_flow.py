@@ -24,6 +24,7 @@ from homeassistant.helpers.selector import (
     SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
+    SelectSelectorMode,
     SerialPortSelector,
     TextSelector,
     TextSelectorConfig,
@@ -258,7 +259,20 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
                 if self._found:
                     return await self.async_step_network_pick()
                 errors["base"] = "no_meters_found"
-        schema = self.add_suggested_values_to_schema(NETWORK_SCHEMA, user_input or {})
+        names = await network_flow.async_interface_names(self.hass)
+        base = NETWORK_SCHEMA
+        if names:
+            base = probatio.Schema(
+                {
+                    probatio.Optional(CONF_ADDRESS): TextSelector(),
+                    probatio.Optional(CONF_INTERFACE): SelectSelector(
+                        SelectSelectorConfig(
+                            options=names, custom_value=True, mode=SelectSelectorMode.DROPDOWN
+                        )
+                    ),
+                }
+            )
+        schema = self.add_suggested_values_to_schema(base, user_input or {})
         return self.async_show_form(step_id="network", data_schema=schema, errors=errors)
 
     async def async_step_network_pick(

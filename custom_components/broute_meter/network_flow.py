@@ -11,6 +11,9 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from homeassistant.components import network
+from homeassistant.exceptions import HomeAssistantError
+
 from .broute.errors import NetworkMeterError, error_translation_key
 from .broute.links.udp import ECHONET_PORT, UdpTiming, discover, parse_address, probe
 from .broute.makers import maker_name
@@ -26,6 +29,8 @@ from .const import (
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from homeassistant.core import HomeAssistant
 
     from .broute.links.udp import DiscoveredNode, NodeAddress
 
@@ -60,6 +65,24 @@ class NetworkSettings:
 
 
 SETTINGS = NetworkSettings()
+
+
+async def async_interface_names(hass: HomeAssistant) -> list[str]:
+    """Names of the enabled interfaces from Home Assistant's network settings.
+
+    Empty when they are not available; the form then takes a typed name (or none: the
+    system's default interface).
+    """
+    try:
+        adapters = await network.async_get_adapters(hass)
+    except (HomeAssistantError, OSError) as err:
+        LOGGER.debug("No network adapters from Home Assistant: %s", err)
+        return []
+    return [
+        adapter["name"]
+        for adapter in adapters
+        if adapter["enabled"] and (adapter["ipv4"] or adapter["ipv6"])
+    ]
 
 
 def family_of(address: NodeAddress) -> str:

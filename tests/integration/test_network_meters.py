@@ -320,3 +320,19 @@ async def test_high_voltage_history_becomes_hourly_statistics(
     finally:
         await hass.config_entries.async_unload(entry.entry_id)
         await harness.close()
+
+
+async def test_the_form_offers_home_assistant_s_interfaces(
+    hass: HomeAssistant, family: str
+) -> None:
+    if family == "ipv6":
+        pytest.skip("one form for both families")
+    result = await start_network(hass)
+    schema = result["data_schema"].schema
+    interface = next(value for key, value in schema.items() if str(key) == "interface")
+    options = interface.config["options"]
+    # Home Assistant's network settings list this machine's interfaces (which ones
+    # depends on the machine; never none).
+    assert options
+    assert set(options) <= {name for _, name in socket.if_nameindex()}
+    assert interface.config["custom_value"] is True
