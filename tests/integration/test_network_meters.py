@@ -7,6 +7,7 @@ asks ::1 directly). Nothing is mocked between the flow and the simulator's socke
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 import json
 import socket
@@ -28,7 +29,7 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 
 from custom_components.broute_meter import coordinator_network, network_flow
 from custom_components.broute_meter.broute.links.udp import UdpTiming
-from custom_components.broute_meter.const import CONF_ADDRESS, DOMAIN
+from custom_components.broute_meter.const import CONF_ADDRESS, DOMAIN, ISSUE_METER_NOT_FOUND
 from custom_components.broute_meter.history import Direction
 from simulator import JST, ManualClock, UdpMeterServer
 from tests.broute.test_udp_link import _AirConditionerNode
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
+    from homeassistant.helpers import issue_registry as ir
     from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 pytestmark = pytest.mark.parametrize("family", FAMILIES)
@@ -336,3 +338,34 @@ async def test_the_form_offers_home_assistant_s_interfaces(
     assert options
     assert set(options) <= {name for _, name in socket.if_nameindex()}
     assert interface.config["custom_value"] is True
+
+
+async def test_repair_issue_while_the_network_meter_stays_unreachable(
+    hass: HomeAssistant,
+    udp: UdpHarness,
+    family: str,
+    monkeypatch: pytest.MonkeyPatch,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """The Wi-SUN path's repair issue (grace compressed to one second), gone once back."""
+    monkeypatch.setattr(coordinator_network, "METER_NOT_FOUND_GRACE", timedelta(seconds=1))
+    server = await udp.hv_server(hosts(family)[1])
+    point_at(monkeypatch, server.port)
+    entry = await add_by_address(hass, server.address)
+    coordinator = entry.runtime_data.coordinator
+    issue_id = f"{ISSUE_METER_NOT_FOUND}_{entry.entry_id}"
+    server.reboot(4.0)
+    await coordinator.async_refresh()
+    assert not coordinator.last_update_success
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None  # not yet: a blip
+    await asyncio.sleep(1.1)
+    await coordinator.async_refresh()
+    assert not coordinator.last_update_success
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == ISSUE_METER_NOT_FOUND
+    await wait_for(lambda: not server.silent, limit=6.0)
+    await wait_for(lambda: coordinator.link.status.up, limit=5.0)
+    await coordinator.async_refresh()
+    assert coordinator.last_update_success
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
