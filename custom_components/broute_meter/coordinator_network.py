@@ -7,7 +7,7 @@ as over Wi-SUN, over a :class:`MeterConnection` built on a UDP link. A 0x028A me
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, override
 
@@ -226,6 +226,7 @@ class HvCoordinator(DataUpdateCoordinator[HvData]):
         self.hv_meter = HighVoltageMeter(self.client)
         self.meter_info: HvIdentity | None = None
         self._history_meter = HvHistoryMeter(self.hv_meter)
+        self._pf_primed = False
         self._energy: CumulativeRegister | None = None
         self._fixed: CumulativeRegister | None = None
         self._reactive: CumulativeRegister | None = None
@@ -277,6 +278,16 @@ class HvCoordinator(DataUpdateCoordinator[HvData]):
                 translation_domain=DOMAIN, translation_key=error_translation_key(err)
             ) from err
         async_forget_unreachable(self.hass, self.config_entry.entry_id)
+        if reading.power_factor is None and not self._pf_primed:
+            # Once after start-up: the last slot's power factor from today's history,
+            # rather than waiting for two 30-minute boundaries.
+            self._pf_primed = True
+            try:
+                primed = await self.hv_meter.prime_power_factor()
+            except BRouteError as err:
+                LOGGER.debug("The power factor waits for the next boundary: %s", err)
+            else:
+                reading = replace(reading, power_factor=primed)
         return self._build(reading)
 
     def _build(self, reading: HvReading) -> HvData:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 import json
+import math
 import socket
 from typing import TYPE_CHECKING, Any
 
@@ -140,6 +141,11 @@ async def test_high_voltage_meter_found_by_discovery(
         meter.cumulative_max_demand_kw()
     )
     assert state_of(hass, entry, "hv_reactive_energy") == float(meter.reactive_kvarh())
+    # The power factor of the last complete slot, at once after start-up.
+    end = meter.latest_boundary()
+    p = float(meter.energy_kwh(end) - meter.energy_kwh(end - timedelta(minutes=30)))
+    q = float(meter.reactive_kvarh(end) - meter.reactive_kvarh(end - timedelta(minutes=30)))
+    assert state_of(hass, entry, "hv_power_factor") == round(100 * p / math.hypot(p, q), 1)
 
     # The same meter again: already configured.
     result = await start_network(hass)
