@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from homeassistant.const import Platform
 from homeassistant.core import callback
@@ -15,12 +15,15 @@ from homeassistant.helpers import (
 from . import coordinator as coordinator_module
 from .const import CONF_HISTORY_DAYS, DOMAIN
 from .coordinator import BRouteConfigEntry, BRouteCoordinator, BRouteRuntimeData
+from .coordinator_network import HvCoordinator, HvRuntimeData, is_high_voltage
 from .history import DEFAULT_HISTORY_DAYS, HistoryImporter
 from .services import async_setup_services
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.typing import ConfigType
+
+    from .coordinator_network import HvConfigEntry
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 
@@ -36,6 +39,21 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 async def async_setup_entry(hass: HomeAssistant, entry: BRouteConfigEntry) -> bool:
     """Join the meter, create its entities and start the history job."""
     _async_follow_meter(hass, entry)
+    if is_high_voltage(entry.data):
+        hv_entry = cast("HvConfigEntry", entry)
+        hv = HvCoordinator(hass, hv_entry)
+        await hv.async_config_entry_first_refresh()
+        hv_history = HistoryImporter(
+            hass,
+            hv_entry,
+            hv,
+            days=entry.options.get(CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS),
+        )
+        hv_entry.runtime_data = HvRuntimeData(coordinator=hv, history=hv_history)
+        await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+        hv_history.async_start()
+        entry.async_on_unload(hv_history.async_stop)
+        return True
     coordinator = BRouteCoordinator(hass, entry)
     await coordinator.async_config_entry_first_refresh()
     history = HistoryImporter(

@@ -11,6 +11,7 @@ from homeassistant.components.binary_sensor import (
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.const import EntityCategory
 
+from .coordinator_network import is_high_voltage
 from .entity import BRouteEntity
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Create the fault sensor."""
+    if is_high_voltage(entry.data):
+        return  # the high-voltage class has no fault status in this integration
     async_add_entities([BRouteFaultSensor(entry.runtime_data.coordinator, FAULT)])
 
 

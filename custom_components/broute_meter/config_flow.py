@@ -24,6 +24,10 @@ from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
     SerialPortSelector,
     TextSelector,
     TextSelectorConfig,
@@ -31,11 +35,13 @@ from homeassistant.helpers.selector import (
 )
 import probatio
 
-from . import coordinator as coordinator_module
-from .broute.errors import BRouteError, error_translation_key
+from . import coordinator as coordinator_module, network_flow
+from .broute.errors import BRouteError, NetworkMeterError, error_translation_key
 from .broute.makers import maker_name
 from .const import (
+    CONF_ADDRESS,
     CONF_HISTORY_DAYS,
+    CONF_INTERFACE,
     CONF_PAN,
     CONF_PASSWORD,
     CONF_RBID,
@@ -56,6 +62,7 @@ if TYPE_CHECKING:
     from homeassistant.components.usb.models import SerialDevice, USBDevice
     from homeassistant.helpers.service_info.usb import UsbServiceInfo
 
+    from .broute.links.udp import DiscoveredNode
     from .broute.links.wisun import PanDescriptor
     from .broute.meters.base import DeviceIdentity
 from .history import DEFAULT_HISTORY_DAYS, MAX_HISTORY_DAYS, MIN_HISTORY_DAYS
@@ -125,6 +132,20 @@ def _port_schema(*, listed: bool, credentials: bool) -> probatio.Schema:
 
 USER_SCHEMA: Final = _port_schema(listed=True, credentials=True)
 RECONFIGURE_SCHEMA: Final = _port_schema(listed=True, credentials=False)
+# Blank address: look for meters. The interface matters for IPv6 link-local addresses
+# and multicast (e.g. wlan0); blank: the system's default.
+NETWORK_SCHEMA: Final = probatio.Schema(
+    {
+        probatio.Optional(CONF_ADDRESS): TextSelector(),
+        probatio.Optional(CONF_INTERFACE): TextSelector(),
+    }
+)
+NETWORK_RECONFIGURE_SCHEMA: Final = probatio.Schema(
+    {
+        probatio.Required(CONF_ADDRESS): TextSelector(),
+        probatio.Optional(CONF_INTERFACE): TextSelector(),
+    }
+)
 
 
 def _is_safe_ascii(value: str) -> bool:
@@ -228,7 +249,9 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
     def __init__(self) -> None:
         """Start with nothing entered."""
         self._data: dict[str, Any] = {}
-        self._form_step = "user"
+        self._form_step = "wisun"
+        self._interface: str | None = None
+        self._found: list[DiscoveredNode] = []
         self._errors: dict[str, str] = {}
         self._placeholders: dict[str, str] = {}
         self._probe_task: asyncio.Task[ProbeResult] | None = None
@@ -247,14 +270,88 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
 
     @override
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask how the meter is reached: a Wi-SUN dongle or the network."""
+        return self.async_show_menu(step_id="user", menu_options=["wisun", "network"])
+
+    async def async_step_wisun(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask for the port and the credentials."""
         if user_input is not None:
             user_input = _clean(user_input)
             self._data = {**self._data, **user_input}
             if not (errors := validate_credentials(user_input)):
-                return await self._async_start_probe("user")
+                return await self._async_start_probe("wisun")
             self._errors = errors
-        return await self._async_show_form("user")
+        return await self._async_show_form("wisun")
+
+    # --- a meter on the network -------------------------------------------------------
+
+    async def async_step_network(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Look for meters on the network, or check an address typed by hand."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            interface = (user_input.get(CONF_INTERFACE) or "").strip() or None
+            self._interface = interface
+            address = (user_input.get(CONF_ADDRESS) or "").strip()
+            try:
+                if address:
+                    node = await network_flow.async_probe_address(address, interface)
+                    return await self._async_network_finish(node)
+                self._found = await network_flow.async_discover_meters(interface)
+            except NetworkMeterError as err:
+                errors["base"] = network_flow.network_form_error(err)
+            except BRouteError:
+                LOGGER.exception("Unexpected error while looking for meters")
+                errors["base"] = "unknown"
+            else:
+                if self._found:
+                    return await self.async_step_network_pick()
+                errors["base"] = "no_meters_found"
+        names = await network_flow.async_interface_names(self.hass)
+        base = NETWORK_SCHEMA
+        if names:
+            base = probatio.Schema(
+                {
+                    probatio.Optional(CONF_ADDRESS): TextSelector(),
+                    probatio.Optional(CONF_INTERFACE): SelectSelector(
+                        SelectSelectorConfig(
+                            options=names, custom_value=True, mode=SelectSelectorMode.DROPDOWN
+                        )
+                    ),
+                }
+            )
+        schema = self.add_suggested_values_to_schema(base, user_input or {})
+        return self.async_show_form(step_id="network", data_schema=schema, errors=errors)
+
+    async def async_step_network_pick(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose one of the meters that answered."""
+        by_key = {str(node.address): node for node in self._found}
+        if user_input is not None and user_input[CONF_ADDRESS] in by_key:
+            return await self._async_network_finish(by_key[user_input[CONF_ADDRESS]])
+        options = [
+            SelectOptionDict(value=key, label=network_flow.node_label(node))
+            for key, node in by_key.items()
+        ]
+        schema = probatio.Schema(
+            {probatio.Required(CONF_ADDRESS): SelectSelector(SelectSelectorConfig(options=options))}
+        )
+        return self.async_show_form(step_id="network_pick", data_schema=schema)
+
+    async def _async_network_finish(self, node: DiscoveredNode) -> ConfigFlowResult:
+        """Create (or, reconfiguring, move) the entry of a meter that answered."""
+        data = network_flow.entry_data(node, self._interface)
+        unique_id = network_flow.unique_id_of(node)
+        if self.source == SOURCE_RECONFIGURE:
+            entry = self._get_reconfigure_entry()
+            if unique_id != entry.unique_id:
+                return self.async_abort(reason="wrong_meter")
+            return self.async_update_reload_and_abort(entry, data={**entry.data, **data})
+        await self.async_set_unique_id(unique_id, raise_on_progress=False)
+        self._abort_if_unique_id_configured(updates={CONF_ADDRESS: data[CONF_ADDRESS]})
+        return self.async_create_entry(title=network_flow.node_title(node), data=data)
 
     # --- USB discovery ------------------------------------------------------------------
 
@@ -334,10 +431,38 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Move the entry to another port (another dongle, a network port)."""
         entry = self._get_reconfigure_entry()
+        if network_flow.is_network_entry(entry.data):
+            return await self.async_step_network_reconfigure(user_input)
         if user_input is not None:
             self._data = {**entry.data, **user_input}
             return await self._async_start_probe("reconfigure")
         return await self._async_show_form("reconfigure")
+
+    async def async_step_network_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """A meter on the network got a new address: check it and store it."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            self._interface = (user_input.get(CONF_INTERFACE) or "").strip() or None
+            try:
+                node = await network_flow.async_probe_address(
+                    user_input[CONF_ADDRESS], self._interface
+                )
+            except NetworkMeterError as err:
+                errors["base"] = network_flow.network_form_error(err)
+            else:
+                return await self._async_network_finish(node)
+        suggested = user_input or {
+            CONF_ADDRESS: entry.data.get(CONF_ADDRESS),
+            CONF_INTERFACE: entry.data.get(CONF_INTERFACE) or "",
+        }
+        return self.async_show_form(
+            step_id="network_reconfigure",
+            data_schema=self.add_suggested_values_to_schema(NETWORK_RECONFIGURE_SCHEMA, suggested),
+            errors=errors,
+        )
 
     # --- the live test ----------------------------------------------------------------
 
@@ -510,14 +635,14 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
         errors, self._errors = self._errors, {}
         placeholders, self._placeholders = self._placeholders, {}
         suggested: dict[str, Any] = {}
-        if step_id in ("user", "reconfigure"):
+        if step_id in ("wisun", "reconfigure"):
             device = self._data.get(CONF_DEVICE)
             if device is None and step_id == "reconfigure":
                 device = self._get_reconfigure_entry().data[CONF_DEVICE]
             listed = device is None or device in {
                 port.device for port in await self._async_scan_ports()
             }
-            schema = _port_schema(listed=listed, credentials=step_id == "user")
+            schema = _port_schema(listed=listed, credentials=step_id == "wisun")
             suggested[CONF_DEVICE] = device
         else:
             schema = CREDENTIALS_ONLY_SCHEMA

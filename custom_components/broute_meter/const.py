@@ -34,3 +34,15 @@ ISSUE_METER_NOT_FOUND: Final = "meter_not_found"
 FIXED_TIME_MAX_AGE: Final = timedelta(minutes=40)
 
 MODEL_LV_METER: Final = "Low-voltage smart electric energy meter"
+
+# entry.data keys of a meter on the network (Wi-Fi B-route, high-voltage terminal).
+CONF_CONNECTION: Final = "connection"
+CONNECTION_NETWORK: Final = "network"
+CONF_ADDRESS: Final = "address"
+CONF_INTERFACE: Final = "interface"
+CONF_IDENTIFICATION: Final = "identification"
+CONF_METER_CLASS: Final = "meter_class"
+METER_CLASS_LOW_VOLTAGE: Final = "low_voltage"
+METER_CLASS_HIGH_VOLTAGE: Final = "high_voltage"
+
+MODEL_HV_METER: Final = "High-voltage smart electric energy meter"

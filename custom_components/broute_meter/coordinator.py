@@ -35,10 +35,12 @@ from .broute.meters.low_voltage import (
     MeterIdentity,
 )
 from .const import (
+    CONF_CONNECTION,
     CONF_PAN,
     CONF_PASSWORD,
     CONF_RBID,
     CONF_SCAN_INTERVAL,
+    CONNECTION_NETWORK,
     DEFAULT_SCAN_INTERVAL,
     DOMAIN,
     FIXED_TIME_MAX_AGE,
@@ -193,13 +195,19 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
             always_update=False,
         )
         pan_data = entry.data.get(CONF_PAN)
-        self.connection = create_connection(
-            entry.data[CONF_DEVICE],
-            entry.data[CONF_RBID],
-            entry.data[CONF_PASSWORD],
-            pan=PanDescriptor.from_dict(pan_data) if pan_data else None,
-            on_push=self._handle_push,
-        )
+        if entry.data.get(CONF_CONNECTION) == CONNECTION_NETWORK:
+            # A 2nd-generation meter on its Wi-Fi B-route: the same meter over UDP.
+            from .coordinator_network import create_network_connection
+
+            self.connection = create_network_connection(hass, entry, on_push=self._handle_push)
+        else:
+            self.connection = create_connection(
+                entry.data[CONF_DEVICE],
+                entry.data[CONF_RBID],
+                entry.data[CONF_PASSWORD],
+                pan=PanDescriptor.from_dict(pan_data) if pan_data else None,
+                on_push=self._handle_push,
+            )
         self.meter_info: MeterInfo | None = None
         self._import = CumulativeRegister(EnergyScale(), "forward energy")
         self._export = CumulativeRegister(EnergyScale(), "reverse energy")

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.const import CONF_DEVICE
 
-from .const import CONF_PASSWORD, CONF_RBID, CONF_USB_SERIAL
+from .const import (
+    CONF_ADDRESS,
+    CONF_IDENTIFICATION,
+    CONF_INTERFACE,
+    CONF_PASSWORD,
+    CONF_RBID,
+    CONF_USB_SERIAL,
+)
+from .coordinator_network import is_high_voltage
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
     from .coordinator import BRouteConfigEntry
+    from .coordinator_network import HvConfigEntry
 
 # The credentials, and everything that identifies the household's meter: its MAC
 # (also the entry's unique ID and inside the PAN descriptor), its IPv6 address, the
@@ -30,6 +39,10 @@ TO_REDACT = {
     "pair_id",
     "serial_number",
     "title",
+    # A meter on the network: its address, interface and identification number.
+    CONF_ADDRESS,
+    CONF_INTERFACE,
+    CONF_IDENTIFICATION,
 }
 
 
@@ -37,6 +50,8 @@ async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: BRouteConfigEntry
 ) -> dict[str, Any]:
     """Return diagnostics for a config entry."""
+    if is_high_voltage(entry.data):
+        return _hv_diagnostics(cast("HvConfigEntry", entry))
     coordinator = entry.runtime_data.coordinator
     connection = coordinator.connection
     history = entry.runtime_data.history
@@ -67,6 +82,33 @@ async def async_get_config_entry_diagnostics(
             },
             "data": _jsonable(asdict(data)) if data is not None else None,
             "history": history.status.as_dict() if history is not None else None,
+        },
+        TO_REDACT,
+    )
+
+
+def _hv_diagnostics(entry: HvConfigEntry) -> dict[str, Any]:
+    """A high-voltage meter: identity facts (billing day, scales), link, last snapshot."""
+    coordinator = entry.runtime_data.coordinator
+    data = coordinator.data
+    return async_redact_data(
+        {
+            "entry": {
+                "title": entry.title,
+                "unique_id": entry.unique_id,
+                "data": dict(entry.data),
+                "options": dict(entry.options),
+            },
+            "meter": coordinator.meter_info.diagnostics() if coordinator.meter_info else None,
+            "link": coordinator.diagnostics(),
+            "coordinator": {
+                "last_update_success": coordinator.last_update_success,
+                "last_exception": repr(coordinator.last_exception)
+                if coordinator.last_exception
+                else None,
+                "update_interval": str(coordinator.update_interval),
+            },
+            "data": _jsonable(asdict(data)) if data is not None else None,
         },
         TO_REDACT,
     )

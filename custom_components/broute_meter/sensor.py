@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -19,7 +19,9 @@ from homeassistant.const import (
     UnitOfPower,
 )
 
+from .coordinator_network import is_high_voltage
 from .entity import BRouteEntity
+from .sensor_hv import async_setup_hv_entry
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
     from .coordinator import BRouteConfigEntry, BRouteCoordinator, MeterData, MeterInfo
+    from .coordinator_network import HvConfigEntry
     from .history import HistoryImporter
 
 # Every value comes from the coordinator; entities never talk to the meter.
@@ -159,6 +162,9 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Create the sensors this meter supports."""
+    if is_high_voltage(entry.data):
+        await async_setup_hv_entry(cast("HvConfigEntry", entry), async_add_entities)
+        return
     coordinator = entry.runtime_data.coordinator
     info = coordinator.meter_info
     assert info is not None  # read in the coordinator's setup

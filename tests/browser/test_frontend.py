@@ -35,6 +35,7 @@ EN = {
     "create_account": "Create account",
     "onboarding_steps": ("Next", "Next", "Next", "Finish"),
     "add_integration": "Add integration",
+    "wisun": "Wi-SUN dongle",
     "enter_manually": "Enter manually",
     "submit": "Submit",
     "port_not_found": "The port does not exist.",
@@ -46,6 +47,7 @@ EN = {
 JA = {
     "locale": "ja-JP",
     "add_integration": "統合を追加",
+    "wisun": "Wi-SUNドングル",
     "enter_manually": "手動で入力",
     "submit": "送信",
     "port_not_found": "ポートが見つかりません。",
@@ -106,6 +108,8 @@ def open_flow(page: Page, demo: Demo, text: dict[str, Any]) -> None:
     page.get_by_text(text["add_integration"]).click()
     page.get_by_placeholder(re.compile(r".")).last.fill("B-route")
     page.locator("dialog-add-integration").get_by_text("B-route Smart Meter").first.click()
+    # The first step asks how the meter is reached.
+    page.get_by_text(text["wisun"], exact=True).click()
     expect(page.locator("input[name=rbid]")).to_be_visible()
 
 

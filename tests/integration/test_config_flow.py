@@ -71,8 +71,13 @@ async def finish_probe(hass: HomeAssistant, result: ConfigFlowResult) -> ConfigF
 
 async def start_user(hass: HomeAssistant) -> ConfigFlowResult:
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
-    assert result["type"] is FlowResultType.FORM
+    assert result["type"] is FlowResultType.MENU
     assert result["step_id"] == "user"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "wisun"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "wisun"
     return result
 
 
@@ -180,7 +185,7 @@ async def test_credentials_checked_before_any_io(
     result = await start_user(hass)
     result = await submit_user(hass, result, port_of(simulator), **overrides)
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "user"
+    assert result["step_id"] == "wisun"
     assert result["errors"] == {field: error}
     assert simulator.stats.connections == 0
 
@@ -229,7 +234,7 @@ async def probe_error(hass: HomeAssistant, device: str) -> dict[str, str]:
     result = await start_user(hass)
     result = await finish_probe(hass, await submit_user(hass, result, device))
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "user"
+    assert result["step_id"] == "wisun"
     errors = result["errors"]
     assert errors is not None
     # The form comes back filled in; the password only when it is not the suspect.
@@ -342,7 +347,7 @@ async def test_progress_outlasts_the_browser_subscribing(
     assert asyncio.get_running_loop().time() - started >= 0.45
     result = await hass.config_entries.flow.async_configure(result["flow_id"])
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "user"
+    assert result["step_id"] == "wisun"
     assert result["errors"] == {CONF_DEVICE: "cannot_connect"}
 
 

@@ -216,6 +216,9 @@ async def test_second_meter_on_the_same_channel(
     neighbour = sim.faults.second_meter(pair_id="99887766", same_channel=True, lqi=0xFF)
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "wisun"}
+    )
+    result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
         {CONF_DEVICE: port_of(sim), CONF_RBID: TEST_RBID, CONF_PASSWORD: TEST_PASSWORD},
     )

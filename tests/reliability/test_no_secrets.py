@@ -131,6 +131,9 @@ async def test_secrets_appear_nowhere(
 
     # Set up through the config flow (a scan, a join, the identity read).
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "wisun"}
+    )
     flow_views.append(visible_part(result))
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from .connection import ConnectionTiming, MeterConnection
 from .errors import BRouteError
-from .links.skstack import Dialect
+from .links.skstack import Dialect, SkStackLink
 from .links.wisun import PanDescriptor
 from .makers import maker_name
 
@@ -219,6 +219,7 @@ async def probe(args: argparse.Namespace, *, timing: ConnectionTiming | None, ou
     try:
         await conn.connect()
         link = conn.link
+        assert isinstance(link, SkStackLink)  # the probe opens a dongle
         dialect = link.dialect
         fmt = {True: "binary", False: "hex ASCII", None: "unknown"}[link.binary_payload]
         print(

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any, Self
 
 from .client import ClientTiming, EchonetClient
 from .links.skstack import SkStackLink
-from .links.wisun import WiSunTiming
+from .links.wisun import WiSunLink, WiSunTiming
 from .meters.low_voltage import FixedTimePushed, LowVoltageMeter
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from .echonet import Frame
-    from .link import LinkStatus
+    from .link import Link, LinkStatus
     from .links.wisun import PanDescriptor
 
 _LOGGER = logging.getLogger(__name__)
@@ -52,7 +52,8 @@ class ConnectionTiming:
 
 
 class MeterConnection:
-    """A low-voltage meter behind a Wi-SUN dongle with SKSTACK-IP firmware."""
+    """A low-voltage meter behind a Wi-SUN dongle with SKSTACK-IP firmware (or, built
+    with :meth:`over_link`, over another link such as UDP)."""
 
     def __init__(
         self,
@@ -72,14 +73,37 @@ class MeterConnection:
         """
         timing = timing or ConnectionTiming()
         self.timing = timing
-        self.link = SkStackLink(port, rbid, password, pan=pan, timing=timing.link)
+        link = SkStackLink(port, rbid, password, pan=pan, timing=timing.link)
+        self.link: Link = link
         self.client = EchonetClient(
             self.link, timing=timing.client, on_notification=self._on_notification
         )
-        self.link.is_busy = lambda: self.client.busy
+        link.is_busy = lambda: self.client.busy
         self.meter = LowVoltageMeter(self.client)
         self.on_push = on_push
         self.on_notification = on_notification
+
+    @classmethod
+    def over_link(
+        cls,
+        link: Link,
+        *,
+        timing: ClientTiming | None = None,
+        on_push: Callable[[FixedTimePushed], None] | None = None,
+        on_notification: Callable[[Frame], None] | None = None,
+    ) -> Self:
+        """A low-voltage meter over a link opened elsewhere, e.g. a :class:`UdpLink`
+        to a 2nd-generation meter on its Wi-Fi B-route (no credentials, no PAN)."""
+        self = cls.__new__(cls)
+        self.timing = ConnectionTiming(client=timing or ClientTiming())
+        self.link = link
+        self.client = EchonetClient(
+            link, timing=self.timing.client, on_notification=self._on_notification
+        )
+        self.meter = LowVoltageMeter(self.client)
+        self.on_push = on_push
+        self.on_notification = on_notification
+        return self
 
     def __repr__(self) -> str:
         """Never shows the credentials."""
@@ -92,8 +116,9 @@ class MeterConnection:
 
     @property
     def pan(self) -> PanDescriptor | None:
-        """Where the meter is (persist it: the next connect skips the scan)."""
-        return self.link.pan
+        """Where the meter is (persist it: the next connect skips the scan); None
+        over a link without PANs."""
+        return self.link.pan if isinstance(self.link, WiSunLink) else None
 
     def add_status_listener(self, listener: Callable[[LinkStatus], None]) -> Callable[[], None]:
         """Call ``listener`` on every state change of the link; returns its remover."""

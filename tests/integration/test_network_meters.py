@@ -1,0 +1,377 @@
+"""Meters on the network, end to end: config flow, coordinator and entities over UDP.
+
+Simulated meters (``UdpMeterServer``) answer on loopback: IPv4 on 127.0.0.2 with real
+multicast on lo, IPv6 on ::1 (Linux's loopback has no IPv6 multicast, so discovery
+asks ::1 directly). Nothing is mocked between the flow and the simulator's socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+import json
+import math
+import socket
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.components.recorder.statistics import statistics_during_period
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.recorder import get_instance
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+)
+
+from custom_components.broute_meter import coordinator_network, network_flow
+from custom_components.broute_meter.broute.links.udp import UdpTiming
+from custom_components.broute_meter.const import CONF_ADDRESS, DOMAIN, ISSUE_METER_NOT_FOUND
+from custom_components.broute_meter.history import Direction
+from simulator import JST, ManualClock, UdpMeterServer
+from tests.broute.test_udp_link import _AirConditionerNode
+from tests.broute.udp_harness import FAMILIES, TIMING, UdpHarness, hosts, wait_for
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from homeassistant.config_entries import ConfigEntry
+    from homeassistant.core import HomeAssistant
+    from homeassistant.helpers import issue_registry as ir
+    from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+pytestmark = pytest.mark.parametrize("family", FAMILIES)
+
+
+@pytest.fixture
+async def udp(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[UdpHarness]:
+    harness = UdpHarness()
+    monkeypatch.setattr(coordinator_network, "CLIENT_TIMING", TIMING)
+    yield harness
+    await harness.close()
+
+
+def point_at(monkeypatch: pytest.MonkeyPatch, server_port: int) -> None:
+    """The integration's sockets on loopback, discovery at the simulators' port."""
+    settings = network_flow.NetworkSettings(
+        local_hosts={"ipv4": "127.0.0.1", "ipv6": "::1"},
+        local_port=0,
+        discovery_targets={
+            "ipv4": f"224.0.23.0:{server_port}",
+            "ipv6": f"[::1]:{server_port}",
+        },
+        wait=0.5,
+        timing=UdpTiming.fast(),
+    )
+    monkeypatch.setattr(network_flow, "SETTINGS", settings)
+
+
+def free_port(family: str) -> int:
+    """A UDP port nobody listens on at the family's meter address."""
+    host = hosts(family)[1]
+    with socket.socket(
+        socket.AF_INET if family == "ipv4" else socket.AF_INET6, socket.SOCK_DGRAM
+    ) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+async def start_network(hass: HomeAssistant) -> dict[str, Any]:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.MENU
+    assert set(result["menu_options"]) == {"wisun", "network"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "network"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "network"
+    return dict(result)
+
+
+async def add_by_address(hass: HomeAssistant, address: str) -> ConfigEntry[Any]:
+    result = await start_network(hass)
+    result = dict(
+        await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_ADDRESS: address})
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result.get("errors")
+    await hass.async_block_till_done()
+    entry: ConfigEntry[Any] = result["result"]
+    assert entry.state is ConfigEntryState.LOADED
+    return entry
+
+
+def state_of(hass: HomeAssistant, entry: ConfigEntry[Any], key: str) -> float:
+    entity_id = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{entry.unique_id}_{key}")
+    assert entity_id is not None, key
+    state = hass.states.get(entity_id)
+    assert state is not None
+    return float(state.state)
+
+
+async def test_high_voltage_meter_found_by_discovery(
+    hass: HomeAssistant, udp: UdpHarness, family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = await udp.hv_server(hosts(family)[1])
+    point_at(monkeypatch, server.port)
+    meter: Any = server.meter
+    result = await start_network(hass)
+    result = dict(await hass.config_entries.flow.async_configure(result["flow_id"], {}))
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "network_pick"
+    result = dict(
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_ADDRESS: server.address}
+        )
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    entry: ConfigEntry[Any] = result["result"]
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.unique_id == meter.identification.hex()
+
+    assert state_of(hass, entry, "hv_energy") == float(meter.energy_kwh())
+    assert state_of(hass, entry, "hv_demand") == float(meter.demand_kw())
+    assert state_of(hass, entry, "hv_monthly_max_demand") == float(meter.monthly_max_demand_kw())
+    assert state_of(hass, entry, "hv_cumulative_max_demand") == float(
+        meter.cumulative_max_demand_kw()
+    )
+    assert state_of(hass, entry, "hv_reactive_energy") == float(meter.reactive_kvarh())
+    # The power factor of the last complete slot, at once after start-up.
+    end = meter.latest_boundary()
+    p = float(meter.energy_kwh(end) - meter.energy_kwh(end - timedelta(minutes=30)))
+    q = float(meter.reactive_kvarh(end) - meter.reactive_kvarh(end - timedelta(minutes=30)))
+    assert state_of(hass, entry, "hv_power_factor") == round(100 * p / math.hypot(p, q), 1)
+
+    # The same meter again: already configured.
+    result = await start_network(hass)
+    result = dict(
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_ADDRESS: server.address}
+        )
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_low_voltage_meter_on_the_network(
+    hass: HomeAssistant, udp: UdpHarness, family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = await udp.lv_server(hosts(family)[1])
+    point_at(monkeypatch, server.port)
+    meter: Any = server.meter
+    entry = await add_by_address(hass, server.address)
+    assert state_of(hass, entry, "power") == meter.power_w()
+    assert state_of(hass, entry, "energy_import") == float(meter.forward_kwh())
+
+
+async def test_errors_are_form_errors(
+    hass: HomeAssistant, udp: UdpHarness, family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    meter_host = hosts(family)[1]
+    other = UdpMeterServer(_AirConditionerNode(), host=meter_host)
+    await udp._start(other)
+    point_at(monkeypatch, other.port)
+    silent = (
+        f"[{meter_host}]:{free_port(family)}"
+        if family == "ipv6"
+        else f"{meter_host}:{free_port(family)}"
+    )
+    for typed, error in (
+        (silent, "no_answer"),
+        (other.address, "not_a_meter"),
+        ("192.0.2.300", "invalid_address"),
+        ("meter.local", "invalid_address"),
+    ):
+        result = await start_network(hass)
+        result = dict(
+            await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_ADDRESS: typed})
+        )
+        assert result["type"] is FlowResultType.FORM, typed
+        assert result["step_id"] == "network"
+        assert result["errors"] == {"base": error}, typed
+    # Discovery that finds only a node without a meter.
+    result = await start_network(hass)
+    result = dict(await hass.config_entries.flow.async_configure(result["flow_id"], {}))
+    assert result["errors"] == {"base": "no_meters_found"}
+
+
+async def test_recovers_after_the_meter_reboots(
+    hass: HomeAssistant, udp: UdpHarness, family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = await udp.hv_server(hosts(family)[1])
+    point_at(monkeypatch, server.port)
+    entry = await add_by_address(hass, server.address)
+    coordinator = entry.runtime_data.coordinator
+    server.reboot(1.0)
+    await coordinator.async_refresh()
+    assert not coordinator.last_update_success
+    # Awake again: the link's repair finds it, and the next poll reads it.
+    await wait_for(lambda: not server.silent, limit=5.0)
+    await wait_for(lambda: coordinator.link.status.up, limit=5.0)
+    await coordinator.async_refresh()
+    assert coordinator.last_update_success
+    assert state_of(hass, entry, "hv_energy") == float(server.meter.energy_kwh())  # type: ignore[attr-defined]
+
+
+async def test_reconfigure_moves_a_network_entry(
+    hass: HomeAssistant, udp: UdpHarness, family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = await udp.hv_server(hosts(family)[1])
+    point_at(monkeypatch, server.port)
+    entry = await add_by_address(hass, server.address)
+    result = dict(
+        await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+        )
+    )
+    assert result["step_id"] == "network_reconfigure"
+    # Nothing answers at the typed address: a form error, the entry keeps its address.
+    silent = (
+        f"[{hosts(family)[1]}]:{free_port(family)}"
+        if family == "ipv6"
+        else f"{hosts(family)[1]}:{free_port(family)}"
+    )
+    result = dict(
+        await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_ADDRESS: silent})
+    )
+    assert result["errors"] == {"base": "no_answer"}
+    if family == "ipv4":
+        await server.move(hosts(family)[2])
+    result = dict(
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_ADDRESS: server.address}
+        )
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.data[CONF_ADDRESS] == server.address
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_a_moved_meter_is_found_and_its_address_stored(
+    hass: HomeAssistant, udp: UdpHarness, family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if family == "ipv6":
+        pytest.skip("a second IPv6 loopback address does not exist")
+    server = await udp.hv_server(hosts(family)[1])
+    point_at(monkeypatch, server.port)
+    entry = await add_by_address(hass, server.address)
+    coordinator = entry.runtime_data.coordinator
+    await server.move(hosts(family)[2])
+    await coordinator.async_refresh()  # fails: the meter is gone from its address
+    await wait_for(lambda: coordinator.link.status.up, limit=5.0)
+    await coordinator.async_refresh()
+    assert coordinator.last_update_success
+    assert entry.data[CONF_ADDRESS] == server.address == f"127.0.0.3:{server.port}"
+
+
+async def test_diagnostics_redact_the_address(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    udp: UdpHarness,
+    family: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = await udp.hv_server(hosts(family)[1])
+    point_at(monkeypatch, server.port)
+    entry = await add_by_address(hass, server.address)
+    diag = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    text = json.dumps(diag)
+    assert server.address not in text
+    if family == "ipv4":
+        assert server.host not in text
+    assert str(entry.unique_id) not in text.lower()
+    assert diag["entry"]["data"][CONF_ADDRESS] == "**REDACTED**"
+    assert diag["meter"]["billing_day"] == server.meter.config.billing_day  # type: ignore[attr-defined]
+
+
+async def test_high_voltage_history_becomes_hourly_statistics(
+    hass: HomeAssistant, family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if family == "ipv6":
+        pytest.skip("the history path does not depend on the IP version")
+    # The importer goes by Home Assistant's clock: the meter's must agree with it.
+    harness = UdpHarness(clock=ManualClock(dt_util.now().astimezone(JST)))
+    monkeypatch.setattr(coordinator_network, "CLIENT_TIMING", TIMING)
+    try:
+        server = await harness.hv_server(hosts(family)[1])
+        point_at(monkeypatch, server.port)
+        meter: Any = server.meter
+        entry = await add_by_address(hass, server.address)
+        history = entry.runtime_data.history
+        assert history is not None
+        await history.async_wait_idle()
+        await async_wait_recording_done(hass)
+        stat_id = history.statistic_id(Direction.IMPORT)
+        found = await get_instance(hass).async_add_executor_job(
+            statistics_during_period,
+            hass,
+            dt_util.utcnow() - timedelta(days=3),
+            None,
+            {stat_id},
+            "hour",
+            None,
+            {"state", "sum"},
+        )
+        rows = found.get(stat_id, [])
+        assert len(rows) >= 24
+        for row in rows:
+            start = dt_util.utc_from_timestamp(row["start"])
+            end_kwh = meter.energy_kwh(start + timedelta(hours=1))
+            assert row["state"] == pytest.approx(float(end_kwh), abs=1e-9)
+    finally:
+        await hass.config_entries.async_unload(entry.entry_id)
+        await harness.close()
+
+
+async def test_the_form_offers_home_assistant_s_interfaces(
+    hass: HomeAssistant, family: str
+) -> None:
+    if family == "ipv6":
+        pytest.skip("one form for both families")
+    result = await start_network(hass)
+    schema = result["data_schema"].schema
+    interface = next(value for key, value in schema.items() if str(key) == "interface")
+    options = interface.config["options"]
+    # Home Assistant's network settings list this machine's interfaces (which ones
+    # depends on the machine; never none).
+    assert options
+    assert set(options) <= {name for _, name in socket.if_nameindex()}
+    assert interface.config["custom_value"] is True
+
+
+async def test_repair_issue_while_the_network_meter_stays_unreachable(
+    hass: HomeAssistant,
+    udp: UdpHarness,
+    family: str,
+    monkeypatch: pytest.MonkeyPatch,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """The Wi-SUN path's repair issue (grace compressed to one second), gone once back."""
+    monkeypatch.setattr(coordinator_network, "METER_NOT_FOUND_GRACE", timedelta(seconds=1))
+    server = await udp.hv_server(hosts(family)[1])
+    point_at(monkeypatch, server.port)
+    entry = await add_by_address(hass, server.address)
+    coordinator = entry.runtime_data.coordinator
+    issue_id = f"{ISSUE_METER_NOT_FOUND}_{entry.entry_id}"
+    server.reboot(4.0)
+    await coordinator.async_refresh()
+    assert not coordinator.last_update_success
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None  # not yet: a blip
+    await asyncio.sleep(1.1)
+    await coordinator.async_refresh()
+    assert not coordinator.last_update_success
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == ISSUE_METER_NOT_FOUND
+    await wait_for(lambda: not server.silent, limit=6.0)
+    await wait_for(lambda: coordinator.link.status.up, limit=5.0)
+    await coordinator.async_refresh()
+    assert coordinator.last_update_success
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
