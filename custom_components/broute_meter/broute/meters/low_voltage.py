@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 import enum
+import time as monotonic_time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..echonet import (
@@ -26,6 +27,7 @@ from ..echonet import (
     decode_history1,
     decode_instantaneous_current,
     decode_instantaneous_power,
+    decode_one_minute,
     decode_release,
     decode_time,
     decode_unit,
@@ -37,6 +39,7 @@ from .base import IDENTITY_EPCS, DeviceIdentity, EchonetMeter, decode_identity
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
+    from ..client import EchonetClient
     from ..echonet import EOJ, Frame
 
 SLOTS_PER_DAY = 48
@@ -65,6 +68,16 @@ _LIVE_EPCS = (
     EPC.REVERSE_ENERGY,
     EPC.FAULT_STATUS,
 )
+#: With the 1-minute registers (D0, Release R) in the Get map, D0 takes the place of
+#: E0 and E3 in the poll: it carries both registers and the meter's minute.
+_LIVE_EPCS_ONE_MINUTE = (
+    EPC.INSTANTANEOUS_POWER,
+    EPC.INSTANTANEOUS_CURRENT,
+    EPC.ONE_MINUTE_CUMULATIVE,
+    EPC.FAULT_STATUS,
+)
+#: After an unusable D0 answer, polls read E0/E3 for this long before trying D0 again.
+ONE_MINUTE_RETRY_SECONDS = 600.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,6 +92,11 @@ class MeterIdentity(DeviceIdentity):
     single_phase: bool = False
     reverse_metering: bool = False
     complete: bool = False
+
+    @property
+    def one_minute(self) -> bool:
+        """Whether the meter offers the 1-minute registers (D0, Release R and later)."""
+        return self.get_map is not None and EPC.ONE_MINUTE_CUMULATIVE in self.get_map
 
     @property
     def fixed_time_directions(self) -> tuple[Direction, ...]:
@@ -114,6 +132,11 @@ class LiveReading:
     current_r_a: float | None = None
     current_t_a: float | None = None
     registers: dict[Direction, int | None] = field(default_factory=dict)
+    #: The meter's minute (naive, Japan time) the registers describe, when they came
+    #: from the 1-minute reading (D0); None when they are this moment's E0/E3.
+    registers_at: datetime | None = None
+    #: D0 was asked for but its answer was unusable (no data, Get_SNA, malformed).
+    one_minute_failed: bool = False
     fault: bool | None = None
     #: Well-formed 30-minute readings that came along (stale ones were asked for).
     fixed_time: dict[Direction, FixedTimeReading] = field(default_factory=dict)
@@ -171,17 +194,32 @@ class LowVoltageMeter(EchonetMeter):
             reverse_metering=get_map is not None and EPC.REVERSE_ENERGY in get_map,
         )
 
+    def __init__(self, client: EchonetClient) -> None:
+        """Attach to ``client``; D0 is used while it gives usable answers."""
+        super().__init__(client)
+        #: Monotonic time before which polls read E0/E3 instead of an unusable D0.
+        self._one_minute_retry_at: float | None = None
+
     @staticmethod
-    def live_epcs(identity: MeterIdentity, fixed_time: Iterable[Direction] = ()) -> tuple[int, ...]:
+    def live_epcs(
+        identity: MeterIdentity,
+        fixed_time: Iterable[Direction] = (),
+        *,
+        one_minute: bool = True,
+    ) -> tuple[int, ...]:
         """What one poll asks for: at most six EPCs, so one frame.
 
         The first poll also asks for the release letter; the 30-minute registers wait
         for a later poll (or the meter's own push), so the first values need one trip.
+        A meter with D0 in its map gets D0 in place of E0/E3 unless ``one_minute`` is
+        False (the fallback after an unusable D0).
         """
         epcs: list[int]
         if identity.get_map is None:
             # No map to go by: ask for the mandatory ones only.
             epcs = [epc for epc in _LIVE_EPCS if epc != EPC.REVERSE_ENERGY]
+        elif one_minute and identity.one_minute:
+            epcs = [epc for epc in _LIVE_EPCS_ONE_MINUTE if epc in identity.get_map]
         else:
             epcs = [epc for epc in _LIVE_EPCS if epc in identity.get_map]
         if not identity.complete:
@@ -194,9 +232,26 @@ class LowVoltageMeter(EchonetMeter):
     async def read_live(
         self, identity: MeterIdentity, fixed_time: Iterable[Direction] = ()
     ) -> LiveReading:
-        """One poll (see :meth:`live_epcs`), with the 30-minute registers of ``fixed_time``."""
-        values = await self._get(self.live_epcs(identity, fixed_time))
-        return self.decode_live(values)
+        """One poll (see :meth:`live_epcs`), with the 30-minute registers of ``fixed_time``.
+
+        Still one frame: an unusable D0 leaves this poll's registers out (the caller
+        keeps the last ones) and the next polls read E0/E3 for
+        :data:`ONE_MINUTE_RETRY_SECONDS` before D0 is tried again.
+        """
+        now = monotonic_time.monotonic()
+        retry_at = self._one_minute_retry_at
+        use_d0 = retry_at is None or now >= retry_at
+        epcs = self.live_epcs(identity, fixed_time, one_minute=use_d0)
+        values = await self._get(epcs)
+        reading = self.decode_live(values)
+        if EPC.ONE_MINUTE_CUMULATIVE not in epcs:
+            return reading
+        if reading.registers_at is None:
+            # Left out (Get_SNA), empty, malformed or without a value.
+            self._one_minute_retry_at = now + ONE_MINUTE_RETRY_SECONDS
+            return replace(reading, one_minute_failed=True)
+        self._one_minute_retry_at = None
+        return reading
 
     @staticmethod
     def decode_live(values: Mapping[int, bytes]) -> LiveReading:
@@ -211,6 +266,15 @@ class LowVoltageMeter(EchonetMeter):
             for direction, epc in _CUMULATIVE.items()
             if epc in values
         }
+        registers_at: datetime | None = None
+        one_minute_failed = False
+        if EPC.ONE_MINUTE_CUMULATIVE in values:
+            minute = _one_minute(values[EPC.ONE_MINUTE_CUMULATIVE])
+            if minute is None:
+                one_minute_failed = True
+            else:
+                registers_at, minute_registers = minute
+                registers = minute_registers
         if EPC.FAULT_STATUS in values:
             fault = decode_fault(values[EPC.FAULT_STATUS])
         release = decode_release(values[EPC.RELEASE]) if EPC.RELEASE in values else None
@@ -219,6 +283,8 @@ class LowVoltageMeter(EchonetMeter):
             current_r_a=current_r,
             current_t_a=current_t,
             registers=registers,
+            registers_at=registers_at,
+            one_minute_failed=one_minute_failed,
             fault=fault,
             fixed_time=_fixed_time(values),
             release=release,
@@ -282,6 +348,20 @@ class LowVoltageMeter(EchonetMeter):
         return HistoryDay(days_ago, slots)
 
 
+def _one_minute(edt: bytes) -> tuple[datetime, dict[Direction, int | None]] | None:
+    """D0 as (minute, registers); None when it is empty, malformed or holds no value."""
+    if not edt:
+        return None
+    try:
+        reading = decode_one_minute(edt)
+    except EchonetDecodeError:
+        return None
+    if reading.forward is None and reading.reverse is None:
+        return None
+    registers = {Direction.FORWARD: reading.forward, Direction.REVERSE: reading.reverse}
+    return reading.timestamp, {d: raw for d, raw in registers.items() if raw is not None}
+
+
 def _fixed_time(values: Mapping[int, bytes]) -> dict[Direction, FixedTimeReading]:
     """The well-formed EA/EB readings with a value; a malformed one is left out."""
     readings: dict[Direction, FixedTimeReading] = {}
@@ -299,6 +379,7 @@ def _fixed_time(values: Mapping[int, bytes]) -> dict[Direction, FixedTimeReading
 
 __all__ = [
     "MAX_DAYS_AGO",
+    "ONE_MINUTE_RETRY_SECONDS",
     "SLOTS_PER_DAY",
     "Direction",
     "EnergyScale",

@@ -1,0 +1,133 @@
+"""Release R meters: the poll reads the 1-minute registers (D0) in place of E0/E3.
+
+Ground truth is the simulator's (``sim.meter.minute_registers``, ``forward_raw``) and
+what the simulated meter was asked (its ``read_meter`` calls), never the model's.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from custom_components.broute_meter.broute.echonet import EPC
+from custom_components.broute_meter.broute.meters import low_voltage
+from custom_components.broute_meter.broute.meters.low_voltage import (
+    Direction,
+    LowVoltageMeter,
+    MeterIdentity,
+)
+from simulator import JST
+
+if TYPE_CHECKING:
+    import pytest
+
+    from simulator import Simulator
+
+    from .conftest import Harness
+
+D0 = 0xD0
+E0, E3 = 0xE0, 0xE3
+
+
+def _record(sim: Simulator, *, refuse: frozenset[int] = frozenset()) -> list[int]:
+    """Every EPC the simulated meter is asked to read, in order; ``refuse``: Get_SNA."""
+    asked: list[int] = []
+    original = sim.meter.read_meter
+
+    def read_meter(epc: int) -> bytes | None:
+        asked.append(epc)
+        if epc in refuse:
+            return None
+        return original(epc)
+
+    sim.meter.read_meter = read_meter  # type: ignore[method-assign]
+    return asked
+
+
+async def _setup(
+    harness: Harness, **meter: Any
+) -> tuple[Simulator, LowVoltageMeter, MeterIdentity]:
+    sim, url = await harness.sim(**meter)
+    conn = harness.session(url)
+    await conn.connect()
+    identity = await conn.meter.read_identity()
+    identity = identity.completed_by(await conn.meter.read_live(identity))
+    return sim, conn.meter, identity
+
+
+async def test_release_r_poll_reads_d0_in_one_frame(harness: Harness) -> None:
+    sim, meter, identity = await _setup(harness, release="R")
+    assert identity.one_minute
+    clock = sim.meter.clock
+    for _ in range(3):
+        clock.advance(70)  # type: ignore[attr-defined]
+        asked = _record(sim)
+        before = sim.stats.frames_to_meter
+        reading = await meter.read_live(identity, identity.fixed_time_directions)
+        assert sim.stats.frames_to_meter - before == 1
+        assert D0 in asked
+        assert E0 not in asked
+        assert E3 not in asked
+        assert len(asked) <= 6
+        minute, forward, reverse = sim.meter.minute_registers()
+        assert reading.registers_at is not None
+        assert reading.registers_at.replace(tzinfo=JST) == minute
+        assert reading.registers[Direction.FORWARD] == forward
+        assert reading.registers[Direction.REVERSE] == reverse
+        # The minute's registers, not this second's (the load moves within a minute).
+        assert reading.registers_at.second == 0
+        sim.meter.read_meter = type(sim.meter).read_meter.__get__(sim.meter)  # type: ignore[method-assign]
+
+
+async def test_release_j_poll_is_unchanged(harness: Harness) -> None:
+    sim, meter, identity = await _setup(harness)
+    assert not identity.one_minute
+    asked = _record(sim)
+    reading = await meter.read_live(identity)
+    assert asked == [0xE7, 0xE8, E0, E3, 0x88]
+    assert reading.registers_at is None
+    assert reading.registers[Direction.FORWARD] == sim.meter.forward_raw()
+
+
+async def test_unusable_d0_falls_back_to_e0_e3(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim, meter, identity = await _setup(harness, release="R")
+    asked = _record(sim, refuse=frozenset({D0}))
+    before = sim.stats.frames_to_meter
+    failed = await meter.read_live(identity)
+    assert sim.stats.frames_to_meter - before == 1
+    assert failed.one_minute_failed
+    assert failed.registers == {}
+    assert failed.power_w == sim.meter.power_w()
+    asked.clear()
+    fallback = await meter.read_live(identity)
+    assert D0 not in asked
+    assert {E0, E3} <= set(asked)
+    assert fallback.registers_at is None
+    assert fallback.registers[Direction.FORWARD] == sim.meter.forward_raw()
+
+
+async def test_d0_is_tried_again_after_the_retry_time(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(low_voltage, "ONE_MINUTE_RETRY_SECONDS", 0.0)
+    sim, meter, identity = await _setup(harness, release="R")
+    _record(sim, refuse=frozenset({D0}))
+    assert (await meter.read_live(identity)).one_minute_failed
+    sim.meter.read_meter = type(sim.meter).read_meter.__get__(sim.meter)  # type: ignore[method-assign]
+    asked = _record(sim)
+    again = await meter.read_live(identity)
+    assert D0 in asked
+    assert again.registers_at is not None
+    assert again.registers[Direction.FORWARD] == sim.meter.minute_registers()[1]
+
+
+def test_live_epcs_with_d0_in_the_map() -> None:
+    full = {
+        0xE7, 0xE8, E0, E3, 0x88, 0x82, D0,
+        EPC.FIXED_TIME_FORWARD_ENERGY, EPC.FIXED_TIME_REVERSE_ENERGY,
+    }  # fmt: skip
+    identity = MeterIdentity(get_map=frozenset(full), reverse_metering=True, complete=True)
+    steady = LowVoltageMeter.live_epcs(identity, [Direction.FORWARD, Direction.REVERSE])
+    assert steady == (0xE7, 0xE8, D0, 0x88, 0xEA, 0xEB)
+    assert LowVoltageMeter.live_epcs(identity, one_minute=False) == (0xE7, 0xE8, E0, E3, 0x88)
