@@ -107,6 +107,8 @@ class MeterData:
     current_t: float | None = None
     energy_import: float | None = None
     energy_export: float | None = None
+    #: The meter's minute the energy registers describe (1-minute readings only).
+    energy_time: datetime | None = None
     fixed_import: FixedTimeEnergy | None = None
     fixed_export: FixedTimeEnergy | None = None
     fault: bool | None = None
@@ -209,6 +211,7 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         }
         self._live = {Direction.FORWARD: self._import, Direction.REVERSE: self._export}
         self._fixed_times: dict[Direction, datetime] = {}
+        self._energy_time: datetime | None = None
         self._fixed_seen: dict[Direction, datetime] = {}
         self._link_lost = False
         self._unsub_status = self.connection.add_status_listener(self._link_status)
@@ -301,8 +304,14 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         are unknown rather than the previous poll's. Registers keep their last value.
         """
         previous = self.data or MeterData()
-        for direction, raw in reading.registers.items():
-            self._live[direction].offer(raw)
+        minute = None if reading.registers_at is None else _as_aware(reading.registers_at)
+        # A 1-minute reading counts only if it is newer than the one already held.
+        if minute is None or self._energy_time is None or minute > self._energy_time:
+            for direction, raw in reading.registers.items():
+                self._live[direction].offer(raw)
+            if reading.registers:
+                # E0/E3 (the D0 fallback) are this moment's values, on no minute.
+                self._energy_time = minute
         self._apply_fixed_time(reading.fixed_time)
         pan = self.connection.pan
         return MeterData(
@@ -311,6 +320,7 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
             current_t=reading.current_t_a,
             energy_import=self._import.kwh,
             energy_export=self._export.kwh,
+            energy_time=self._energy_time,
             fixed_import=self._fixed_energy(Direction.FORWARD),
             fixed_export=self._fixed_energy(Direction.REVERSE),
             fault=reading.fault if reading.fault is not None else previous.fault,
