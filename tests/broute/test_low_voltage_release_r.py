@@ -6,6 +6,7 @@ what the simulated meter was asked (its ``read_meter`` calls), never the model's
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from custom_components.broute_meter.broute.echonet import EPC
@@ -131,3 +132,28 @@ def test_live_epcs_with_d0_in_the_map() -> None:
     steady = LowVoltageMeter.live_epcs(identity, [Direction.FORWARD, Direction.REVERSE])
     assert steady == (0xE7, 0xE8, D0, 0x88, 0xEA, 0xEB)
     assert LowVoltageMeter.live_epcs(identity, one_minute=False) == (0xE7, 0xE8, E0, E3, 0x88)
+
+
+async def test_minutes_read_back_after_a_gap(harness: Harness) -> None:
+    sim, meter, identity = await _setup(harness, release="R")
+    assert identity.minute_history
+    sim.meter.clock.advance(5 * 60 + 20)  # type: ignore[attr-defined]
+    newest = sim.meter.latest_minute()
+    before = sim.stats.frames_to_meter
+    minutes = await meter.read_minutes(newest, 5)
+    assert sim.stats.frames_to_meter - before == 2  # SetC EF, Get EE
+    assert minutes is not None
+    truth = list(reversed(sim.meter.minute_history(newest, 5)))
+    assert [m.minute.replace(tzinfo=JST) for m in minutes] == [t[0] for t in truth]
+    assert [m.registers[Direction.FORWARD] for m in minutes] == [t[1] for t in truth]
+    assert [m.registers[Direction.REVERSE] for m in minutes] == [t[2] for t in truth]
+    # Older than the meter keeps: refused, not an error.
+    retention = sim.config.minute_retention
+    old = newest - timedelta(minutes=retention + 5)
+    assert await meter.read_minutes(old, 1) is None
+
+
+async def test_release_j_has_no_minute_history(harness: Harness) -> None:
+    sim, meter, identity = await _setup(harness)
+    assert not identity.minute_history
+    assert await meter.read_minutes(sim.meter.latest_minute(), 3) is None

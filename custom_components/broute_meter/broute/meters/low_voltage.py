@@ -25,6 +25,7 @@ from ..echonet import (
     decode_fault,
     decode_fixed_time,
     decode_history1,
+    decode_history3,
     decode_instantaneous_current,
     decode_instantaneous_power,
     decode_one_minute,
@@ -32,6 +33,7 @@ from ..echonet import (
     decode_time,
     decode_unit,
     encode_history1_day,
+    encode_history3_day,
 )
 from ..errors import EchonetDecodeError, PropertyNotAvailableError
 from .base import IDENTITY_EPCS, DeviceIdentity, EchonetMeter, decode_identity
@@ -99,6 +101,17 @@ class MeterIdentity(DeviceIdentity):
         return self.get_map is not None and EPC.ONE_MINUTE_CUMULATIVE in self.get_map
 
     @property
+    def minute_history(self) -> bool:
+        """Whether the last minutes can be read back (EE in the Get map).
+
+        EF's Set is mandatory with EE and the identity frame has no room for the Set
+        map, so a refused EF shows in :meth:`read_minutes` (None) instead.
+        """
+        if self.get_map is None or EPC.HISTORY3 not in self.get_map:
+            return False
+        return self.set_map is None or EPC.HISTORY3_SETTING in self.set_map
+
+    @property
     def fixed_time_directions(self) -> tuple[Direction, ...]:
         """The 30-minute registers (EA/EB) this meter offers."""
         wanted = [Direction.FORWARD]
@@ -149,6 +162,14 @@ class FixedTimePushed:
     """The meter's own half-hourly notification of its 30-minute registers (INF of EA/EB)."""
 
     readings: dict[Direction, FixedTimeReading]
+
+
+@dataclass(frozen=True, slots=True)
+class MinuteRegisters:
+    """The raw registers at one minute boundary (naive meter time); None: no data."""
+
+    minute: datetime
+    registers: dict[Direction, int | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,6 +368,43 @@ class LowVoltageMeter(EchonetMeter):
             slots[direction] = tuple(history.values)
         return HistoryDay(days_ago, slots)
 
+    async def read_minutes(
+        self,
+        newest: datetime,
+        count: int,
+        *,
+        on_request: Callable[[], None] | None = None,
+    ) -> list[MinuteRegisters] | None:
+        """The 1-minute registers of ``count`` (1-10) minutes up to ``newest``, oldest first.
+
+        ``newest`` is meter time (naive or Japan time; seconds are dropped).
+
+        SetC EF then Get EE (two round trips). None when the meter lacks them, refuses
+        the window (older than it keeps) or reports it unset. Minutes without data are
+        left out. EchonetDecodeError when EE answers for another minute.
+        """
+        wanted = newest.replace(second=0, microsecond=0, tzinfo=None)
+        try:
+            await self._set(EPC.HISTORY3_SETTING, encode_history3_day(wanted, count), on_request)
+            values = await self._get((EPC.HISTORY3,), on_request)
+        except PropertyNotAvailableError:
+            return None
+        edt = values.get(EPC.HISTORY3)
+        if not edt:
+            return None
+        history = decode_history3(edt)
+        if history.start is None:
+            return None
+        if history.start != wanted:
+            raise EchonetDecodeError("1-minute history for another minute")
+        out = [
+            MinuteRegisters(minute, {Direction.FORWARD: forward, Direction.REVERSE: reverse})
+            for minute, forward, reverse in history.slots()
+            if forward is not None or reverse is not None
+        ]
+        out.reverse()
+        return out
+
 
 def _one_minute(edt: bytes) -> tuple[datetime, dict[Direction, int | None]] | None:
     """D0 as (minute, registers); None when it is empty, malformed or holds no value."""
@@ -389,4 +447,5 @@ __all__ = [
     "LiveReading",
     "LowVoltageMeter",
     "MeterIdentity",
+    "MinuteRegisters",
 ]
