@@ -157,3 +157,36 @@ async def test_release_j_has_no_minute_history(harness: Harness) -> None:
     sim, meter, identity = await _setup(harness)
     assert not identity.minute_history
     assert await meter.read_minutes(sim.meter.latest_minute(), 3) is None
+
+
+async def test_route_b_id_is_read_as_a_digest_only(harness: Harness) -> None:
+    serial = "SIMC0TEST123"
+    sim, meter, identity = await _setup(harness, release="R", serial=serial)
+    before = sim.stats.frames_to_meter
+    ident = await meter.read_route_b_id(identity)
+    assert sim.stats.frames_to_meter - before == 1
+    assert ident is not None
+    value = sim.meter.route_b_id()
+    assert ident.size == len(value) == 16
+    assert ident.maker_code == sim.config.maker_code
+    assert ident.matches(value.hex())
+    assert not ident.matches(bytes(16).hex())
+    # Neither the bytes nor their hex nor the serial inside show in its repr.
+    text = repr(ident)
+    assert value.hex() not in text.lower()
+    assert serial not in text
+    key = b"k" * 32
+    other_sim, other_meter, other_identity = await _setup(
+        harness, release="R", serial="OTHERMETER01"
+    )
+    other = await other_meter.read_route_b_id(other_identity)
+    assert other is not None
+    assert other.fingerprint(key) != ident.fingerprint(key)
+    assert other_sim.meter.route_b_id() != value
+
+
+async def test_release_j_has_no_route_b_id(harness: Harness) -> None:
+    sim, meter, identity = await _setup(harness)
+    before = sim.stats.frames_to_meter
+    assert await meter.read_route_b_id(identity) is None
+    assert sim.stats.frames_to_meter == before  # not even asked

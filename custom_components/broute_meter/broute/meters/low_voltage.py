@@ -18,6 +18,7 @@ from ..echonet import (
     LV_METER_EOJ,
     EnergyScale,
     FixedTimeReading,
+    RouteBIdentifier,
     decode_coefficient,
     decode_cumulative,
     decode_date,
@@ -30,6 +31,7 @@ from ..echonet import (
     decode_instantaneous_power,
     decode_one_minute,
     decode_release,
+    decode_route_b_id,
     decode_time,
     decode_unit,
     encode_history1_day,
@@ -367,6 +369,22 @@ class LowVoltageMeter(EchonetMeter):
                 raise EchonetDecodeError("history day without 48 slots")
             slots[direction] = tuple(history.values)
         return HistoryDay(days_ago, slots)
+
+    async def read_route_b_id(self, identity: MeterIdentity) -> RouteBIdentifier | None:
+        """C0, the meter's B-route identification number, as a digest only (one frame).
+
+        None when the Get map does not list it or the meter leaves it out. The value
+        itself is never returned or kept: compare ``fingerprint(key)`` across setups.
+        EchonetDecodeError for a size other than 16 (or the emulators' 8) bytes.
+        """
+        if identity.get_map is None or EPC.ROUTE_B_ID not in identity.get_map:
+            return None
+        try:
+            values = await self._get((EPC.ROUTE_B_ID,))
+        except PropertyNotAvailableError:
+            return None
+        edt = values.get(EPC.ROUTE_B_ID)
+        return decode_route_b_id(edt) if edt else None
 
     async def read_minutes(
         self,
