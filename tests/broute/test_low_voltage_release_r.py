@@ -15,6 +15,7 @@ from custom_components.broute_meter.broute.meters.low_voltage import (
     Direction,
     LowVoltageMeter,
     MeterIdentity,
+    MinuteRegisters,
 )
 from simulator import JST
 
@@ -190,3 +191,51 @@ async def test_release_j_has_no_route_b_id(harness: Harness) -> None:
     before = sim.stats.frames_to_meter
     assert await meter.read_route_b_id(identity) is None
     assert sim.stats.frames_to_meter == before  # not even asked
+
+
+def _at_minute(sim: Simulator) -> MinuteRegisters:
+    minute, forward, reverse = sim.meter.minute_registers()
+    return MinuteRegisters(
+        minute.replace(tzinfo=None), {Direction.FORWARD: forward, Direction.REVERSE: reverse}
+    )
+
+
+async def _poll_minute(
+    sim: Simulator, meter: LowVoltageMeter, identity: MeterIdentity
+) -> MinuteRegisters:
+    reading = await meter.read_live(identity)
+    assert reading.registers_at is not None
+    return MinuteRegisters(reading.registers_at, dict(reading.registers))
+
+
+async def test_a_five_minute_outage_across_the_hour_is_closed_exactly(harness: Harness) -> None:
+    sim, meter, identity = await _setup(harness, release="R")
+    clock = sim.meter.clock
+    now = sim.meter.now()
+    clock.advance((now.replace(minute=57, second=20) - now).total_seconds())  # type: ignore[attr-defined]
+    before_outage = await _poll_minute(sim, meter, identity)
+    clock.advance(5 * 60 + 10)  # type: ignore[attr-defined]  # link down 12:57:20 -> 13:02:30
+    latest = await _poll_minute(sim, meter, identity)
+    assert latest == _at_minute(sim)
+    frames = sim.stats.frames_to_meter
+    ends = await meter.read_hour_ends(before_outage.minute, latest)
+    assert sim.stats.frames_to_meter - frames == 2
+    boundary = (now + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    _, forward, reverse = sim.meter.minute_registers(boundary)
+    assert [(e.minute.replace(tzinfo=JST), e.registers) for e in ends] == [
+        (boundary, {Direction.FORWARD: forward, Direction.REVERSE: reverse})
+    ]
+
+
+async def test_no_read_back_within_an_hour_or_beyond_ten_minutes(harness: Harness) -> None:
+    sim, meter, identity = await _setup(harness, release="R")
+    clock = sim.meter.clock
+    first = await _poll_minute(sim, meter, identity)  # 12:10
+    clock.advance(4 * 60)  # type: ignore[attr-defined]
+    second = await _poll_minute(sim, meter, identity)
+    frames = sim.stats.frames_to_meter
+    assert await meter.read_hour_ends(first.minute, second) == []
+    clock.advance(55 * 60)  # type: ignore[attr-defined]  # past 13:00, a 55-minute gap
+    third = await _poll_minute(sim, meter, identity)
+    assert await meter.read_hour_ends(second.minute, third) == []
+    assert sim.stats.frames_to_meter - frames == 1  # only the poll

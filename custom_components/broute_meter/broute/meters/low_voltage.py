@@ -8,7 +8,7 @@ a live reading, the meter's clock or one history day, and gets dataclasses back.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 import enum
 import time as monotonic_time
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -80,6 +80,9 @@ _LIVE_EPCS_ONE_MINUTE = (
     EPC.ONE_MINUTE_CUMULATIVE,
     EPC.FAULT_STATUS,
 )
+#: The longest gap the 1-minute history (EE) is read back for: one EE read.
+MAX_FILL_MINUTES = 10
+_MINUTE = timedelta(minutes=1)
 #: After an unusable D0 answer, polls read E0/E3 for this long before trying D0 again.
 ONE_MINUTE_RETRY_SECONDS = 600.0
 
@@ -386,6 +389,39 @@ class LowVoltageMeter(EchonetMeter):
         edt = values.get(EPC.ROUTE_B_ID)
         return decode_route_b_id(edt) if edt else None
 
+    async def read_hour_ends(
+        self, previous: datetime, latest: MinuteRegisters
+    ) -> list[MinuteRegisters]:
+        """The registers at the hour boundaries after minute ``previous`` up to ``latest``.
+
+        ``previous`` and ``latest`` are 1-minute readings (D0 or EE) of this meter, in
+        meter time. The energy up to a boundary belongs to the hour before it, so
+        these let a caller close that hour exactly. No request when ``latest`` itself
+        is the only boundary (or there is none); one EE read (two frames) when a
+        boundary lies inside a gap of at most :data:`MAX_FILL_MINUTES`; nothing for a
+        longer gap, a refused window, or an EE whose newest pair differs from
+        ``latest`` (the same register read twice must agree).
+        """
+        start = previous.replace(second=0, microsecond=0, tzinfo=None)
+        end = latest.minute.replace(second=0, microsecond=0, tzinfo=None)
+        count = (end - start) // _MINUTE
+        if count < 1:
+            return []
+        if (end - _MINUTE).hour == start.hour and (end - _MINUTE).date() == start.date():
+            # Every minute of the gap is in one hour: at most ``latest`` ends it.
+            return [latest] if end.minute == 0 else []
+        if count > MAX_FILL_MINUTES:
+            return []
+        minutes = await self.read_minutes(end, count)
+        if not minutes:
+            return []
+        newest = minutes[-1]
+        if newest.minute != end or any(
+            newest.registers.get(d) != raw for d, raw in latest.registers.items() if raw is not None
+        ):
+            return []
+        return [m for m in minutes if m.minute > start and m.minute.minute == 0]
+
     async def read_minutes(
         self,
         newest: datetime,
@@ -455,6 +491,7 @@ def _fixed_time(values: Mapping[int, bytes]) -> dict[Direction, FixedTimeReading
 
 __all__ = [
     "MAX_DAYS_AGO",
+    "MAX_FILL_MINUTES",
     "ONE_MINUTE_RETRY_SECONDS",
     "SLOTS_PER_DAY",
     "Direction",
