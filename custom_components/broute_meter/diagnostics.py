@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.const import CONF_DEVICE
 
-from .const import CONF_PASSWORD, CONF_RBID, CONF_USB_SERIAL
+from .const import (
+    CONF_METER_FINGERPRINT,
+    CONF_METER_KEY,
+    CONF_PASSWORD,
+    CONF_RBID,
+    CONF_USB_SERIAL,
+)
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -24,6 +30,8 @@ TO_REDACT = {
     CONF_RBID,
     CONF_PASSWORD,
     CONF_USB_SERIAL,
+    CONF_METER_KEY,
+    CONF_METER_FINGERPRINT,
     "unique_id",
     "mac",
     "ipv6",
@@ -50,6 +58,7 @@ async def async_get_config_entry_diagnostics(
                 "options": dict(entry.options),
             },
             "meter": coordinator.meter_info.as_dict() if coordinator.meter_info else None,
+            "route_b_id": dict(coordinator.route_b_id_facts),
             "scale": {
                 "coefficient": coordinator.scale.coefficient,
                 "unit_kwh": str(coordinator.scale.unit),

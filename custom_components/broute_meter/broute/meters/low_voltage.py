@@ -503,4 +503,5 @@ __all__ = [
     "LowVoltageMeter",
     "MeterIdentity",
     "MinuteRegisters",
+    "RouteBIdentifier",
 ]
