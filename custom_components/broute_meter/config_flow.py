@@ -33,6 +33,8 @@ from .broute.errors import BRouteError, error_translation_key
 from .broute.makers import maker_name
 from .const import (
     CONF_HISTORY_DAYS,
+    CONF_METER_FINGERPRINT,
+    CONF_METER_KEY,
     CONF_PAN,
     CONF_PASSWORD,
     CONF_RBID,
@@ -58,6 +60,9 @@ if TYPE_CHECKING:
 from .history import DEFAULT_HISTORY_DAYS, MAX_HISTORY_DAYS, MIN_HISTORY_DAYS
 
 # The form's error key for each library error key the user can act on.
+# Learnt by the coordinator at setup; a new probe (reauth, reconfigure) forgets them.
+_METER_ID_KEYS: Final = frozenset({CONF_METER_KEY, CONF_METER_FINGERPRINT})
+
 _FORM_ERRORS: Final[dict[str, str]] = {
     "port_not_found": "port_not_found",
     "port_permission": "port_permission",
@@ -354,7 +359,12 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
         assert self._result is not None
         result = self._result
         mac = result.pan.mac.lower()
-        data = {**self._data, CONF_PAN: result.pan.as_dict()}
+        # A probe that succeeded names the meter anew: the next setup learns its
+        # identification fingerprint again (reauth/reconfigure after a meter swap).
+        data = {
+            **{k: v for k, v in self._data.items() if k not in _METER_ID_KEYS},
+            CONF_PAN: result.pan.as_dict(),
+        }
 
         if self.source == SOURCE_REAUTH:
             entry = self._get_reauth_entry()

@@ -10,13 +10,21 @@ import json
 from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
 
-from custom_components.broute_meter.const import CONF_METER_FINGERPRINT, CONF_METER_KEY
+from custom_components.broute_meter.const import (
+    CONF_METER_FINGERPRINT,
+    CONF_METER_KEY,
+    CONF_PASSWORD,
+    CONF_RBID,
+)
+from simulator import TEST_PASSWORD, TEST_RBID
 from tests.fixtures import entry_for
+from tests.integration.test_config_flow import finish_probe
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -89,6 +97,18 @@ async def test_a_different_meter_is_a_clear_error(
     await hass.async_block_till_done()
     assert replaced.state is ConfigEntryState.SETUP_ERROR
     assert replaced.error_reason_translation_key == "meter_changed"
+
+    # Re-entering the credentials (reauth) probes the meter anew and learns it.
+    result = await replaced.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_RBID: TEST_RBID, CONF_PASSWORD: TEST_PASSWORD}
+    )
+    result = await finish_probe(hass, result)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert replaced.state is ConfigEntryState.LOADED
+    assert replaced.data[CONF_METER_FINGERPRINT] != remembered[CONF_METER_FINGERPRINT]
 
 
 async def test_release_j_stores_nothing(hass: HomeAssistant, make_simulator: SimFactory) -> None:
