@@ -42,6 +42,8 @@ from .const import (
     CONF_ADDRESS,
     CONF_HISTORY_DAYS,
     CONF_INTERFACE,
+    CONF_METER_FINGERPRINT,
+    CONF_METER_KEY,
     CONF_PAN,
     CONF_PASSWORD,
     CONF_RBID,
@@ -66,6 +68,9 @@ if TYPE_CHECKING:
     from .broute.links.wisun import PanDescriptor
     from .broute.meters.base import DeviceIdentity
 from .history import DEFAULT_HISTORY_DAYS, MAX_HISTORY_DAYS, MIN_HISTORY_DAYS
+
+# Learnt by the coordinator at setup; a new probe (reauth, reconfigure) forgets them.
+_METER_ID_KEYS: Final = frozenset({CONF_METER_KEY, CONF_METER_FINGERPRINT})
 
 # The form field each library error is about ("base": the whole form) and the form's
 # error key, by the error's translation key (the library's one vocabulary).
@@ -560,7 +565,12 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
         assert self._result is not None
         result = self._result
         mac = result.pan.mac.lower()
-        data = {**self._data, CONF_PAN: result.pan.as_dict()}
+        # A probe that succeeded names the meter anew: the next setup learns its
+        # identification fingerprint again (reauth/reconfigure after a meter swap).
+        data = {
+            **{k: v for k, v in self._data.items() if k not in _METER_ID_KEYS},
+            CONF_PAN: result.pan.as_dict(),
+        }
 
         if self.source == SOURCE_REAUTH:
             entry = self._get_reauth_entry()

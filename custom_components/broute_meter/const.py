@@ -13,6 +13,10 @@ CONF_RBID: Final = "rbid"
 CONF_PASSWORD: Final = "password"  # noqa: S105 - a key name, not a secret
 CONF_PAN: Final = "pan"
 CONF_USB_SERIAL: Final = "usb_serial"
+# A keyed fingerprint of the meter's B-route identification number (never the value)
+# and the per-entry random key it is made with.
+CONF_METER_KEY: Final = "meter_key"
+CONF_METER_FINGERPRINT: Final = "meter_fingerprint"
 
 # entry.options keys.
 CONF_SCAN_INTERVAL: Final = "scan_interval"

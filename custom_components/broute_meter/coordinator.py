@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
+import hmac
+import secrets
 from typing import TYPE_CHECKING, Final, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_DEVICE
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.exceptions import (
+    ConfigEntryAuthFailed,
+    ConfigEntryError,
+    ConfigEntryNotReady,
+)
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
@@ -33,9 +39,12 @@ from .broute.meters.low_voltage import (
     LiveReading,
     LowVoltageMeter,
     MeterIdentity,
+    RouteBIdentifier,
 )
 from .const import (
     CONF_CONNECTION,
+    CONF_METER_FINGERPRINT,
+    CONF_METER_KEY,
     CONF_PAN,
     CONF_PASSWORD,
     CONF_RBID,
@@ -109,6 +118,8 @@ class MeterData:
     current_t: float | None = None
     energy_import: float | None = None
     energy_export: float | None = None
+    #: The meter's minute the energy registers describe (1-minute readings only).
+    energy_time: datetime | None = None
     fixed_import: FixedTimeEnergy | None = None
     fixed_export: FixedTimeEnergy | None = None
     fault: bool | None = None
@@ -209,6 +220,8 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
                 on_push=self._handle_push,
             )
         self.meter_info: MeterInfo | None = None
+        #: What diagnostics may say about C0: booleans only.
+        self.route_b_id_facts: dict[str, bool] = {"present": False}
         self._import = CumulativeRegister(EnergyScale(), "forward energy")
         self._export = CumulativeRegister(EnergyScale(), "reverse energy")
         self._fixed = {
@@ -217,6 +230,7 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         }
         self._live = {Direction.FORWARD: self._import, Direction.REVERSE: self._export}
         self._fixed_times: dict[Direction, datetime] = {}
+        self._energy_time: datetime | None = None
         self._fixed_seen: dict[Direction, datetime] = {}
         self._link_lost = False
         self._unsub_status = self.connection.add_status_listener(self._link_status)
@@ -239,6 +253,7 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         try:
             await self.connection.connect()
             identity = await self.meter.read_identity()
+            route_b_id = await self.meter.read_route_b_id(identity)
         except AuthenticationError as err:
             await self.connection.close()
             raise ConfigEntryAuthFailed(
@@ -258,10 +273,47 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         except BaseException:
             await self.connection.close()
             raise
+        try:
+            self._check_meter(identity, route_b_id)
+        except ConfigEntryError:
+            await self.connection.close()
+            raise
         self._persist_pan()
         self.meter_info = identity
         for register in (self._import, self._export, *self._fixed.values()):
             register.scale = identity.scale
+
+    def _check_meter(self, identity: MeterIdentity, route_b_id: RouteBIdentifier | None) -> None:
+        """Remember this meter by a keyed C0 fingerprint; a different one is an error.
+
+        Over Wi-SUN wrong credentials already fail PANA (invalid_auth), so C0 adds no
+        credential check there; it tells that another meter answers (replaced meter,
+        wrong address on the network). The value itself is never stored or logged.
+        """
+        if route_b_id is None:
+            return
+        data = self.config_entry.data
+        self.route_b_id_facts = {
+            "present": True,
+            "size_16": route_b_id.size == 16,
+            "maker_matches": route_b_id.maker_code == identity.maker_code,
+            "equals_auth_id": route_b_id.matches(data[CONF_RBID]),
+        }
+        key_hex = data.get(CONF_METER_KEY)
+        if key_hex is None:
+            key = secrets.token_bytes(32)
+            self.hass.config_entries.async_update_entry(
+                self.config_entry,
+                data={
+                    **data,
+                    CONF_METER_KEY: key.hex(),
+                    CONF_METER_FINGERPRINT: route_b_id.fingerprint(key),
+                },
+            )
+            return
+        known = str(data.get(CONF_METER_FINGERPRINT, ""))
+        if not hmac.compare_digest(route_b_id.fingerprint(bytes.fromhex(key_hex)), known):
+            raise ConfigEntryError(translation_domain=DOMAIN, translation_key="meter_changed")
 
     # --- polling --------------------------------------------------------------------
 
@@ -309,8 +361,14 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         are unknown rather than the previous poll's. Registers keep their last value.
         """
         previous = self.data or MeterData()
-        for direction, raw in reading.registers.items():
-            self._live[direction].offer(raw)
+        minute = None if reading.registers_at is None else _as_aware(reading.registers_at)
+        # A 1-minute reading counts only if it is newer than the one already held.
+        if minute is None or self._energy_time is None or minute > self._energy_time:
+            for direction, raw in reading.registers.items():
+                self._live[direction].offer(raw)
+            if reading.registers:
+                # E0/E3 (the D0 fallback) are this moment's values, on no minute.
+                self._energy_time = minute
         self._apply_fixed_time(reading.fixed_time)
         pan = self.connection.pan
         return MeterData(
@@ -319,6 +377,7 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
             current_t=reading.current_t_a,
             energy_import=self._import.kwh,
             energy_export=self._export.kwh,
+            energy_time=self._energy_time,
             fixed_import=self._fixed_energy(Direction.FORWARD),
             fixed_export=self._fixed_energy(Direction.REVERSE),
             fault=reading.fault if reading.fault is not None else previous.fault,

@@ -92,6 +92,17 @@ SENSORS: tuple[BRouteSensorEntityDescription, ...] = (
         value_fn=lambda data: data.energy_export,
         exists_fn=lambda info: info.reverse_metering,
     ),
+    # The meter's minute the energy entities show (Release R 1-minute readings): a
+    # diagnostic sensor, not an attribute of the energy entities, so the energy
+    # states keep one shared attribute row in the recorder.
+    BRouteSensorEntityDescription(
+        key="energy_reading_time",
+        translation_key="energy_reading_time",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda data: data.energy_time,
+        exists_fn=lambda info: info.one_minute,
+    ),
     BRouteSensorEntityDescription(
         key="fixed_time_energy_import",
         translation_key="fixed_time_energy_import",

@@ -8,8 +8,9 @@ a live reading, the meter's clock or one history day, and gets dataclasses back.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 import enum
+import time as monotonic_time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..echonet import (
@@ -17,6 +18,7 @@ from ..echonet import (
     LV_METER_EOJ,
     EnergyScale,
     FixedTimeReading,
+    RouteBIdentifier,
     decode_coefficient,
     decode_cumulative,
     decode_date,
@@ -24,12 +26,16 @@ from ..echonet import (
     decode_fault,
     decode_fixed_time,
     decode_history1,
+    decode_history3,
     decode_instantaneous_current,
     decode_instantaneous_power,
+    decode_one_minute,
     decode_release,
+    decode_route_b_id,
     decode_time,
     decode_unit,
     encode_history1_day,
+    encode_history3_day,
 )
 from ..errors import EchonetDecodeError, PropertyNotAvailableError
 from .base import IDENTITY_EPCS, DeviceIdentity, EchonetMeter, decode_identity
@@ -37,6 +43,7 @@ from .base import IDENTITY_EPCS, DeviceIdentity, EchonetMeter, decode_identity
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
+    from ..client import EchonetClient
     from ..echonet import EOJ, Frame
 
 SLOTS_PER_DAY = 48
@@ -65,6 +72,19 @@ _LIVE_EPCS = (
     EPC.REVERSE_ENERGY,
     EPC.FAULT_STATUS,
 )
+#: With the 1-minute registers (D0, Release R) in the Get map, D0 takes the place of
+#: E0 and E3 in the poll: it carries both registers and the meter's minute.
+_LIVE_EPCS_ONE_MINUTE = (
+    EPC.INSTANTANEOUS_POWER,
+    EPC.INSTANTANEOUS_CURRENT,
+    EPC.ONE_MINUTE_CUMULATIVE,
+    EPC.FAULT_STATUS,
+)
+#: The longest gap the 1-minute history (EE) is read back for: one EE read.
+MAX_FILL_MINUTES = 10
+_MINUTE = timedelta(minutes=1)
+#: After an unusable D0 answer, polls read E0/E3 for this long before trying D0 again.
+ONE_MINUTE_RETRY_SECONDS = 600.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,6 +99,22 @@ class MeterIdentity(DeviceIdentity):
     single_phase: bool = False
     reverse_metering: bool = False
     complete: bool = False
+
+    @property
+    def one_minute(self) -> bool:
+        """Whether the meter offers the 1-minute registers (D0, Release R and later)."""
+        return self.get_map is not None and EPC.ONE_MINUTE_CUMULATIVE in self.get_map
+
+    @property
+    def minute_history(self) -> bool:
+        """Whether the last minutes can be read back (EE in the Get map).
+
+        EF's Set is mandatory with EE and the identity frame has no room for the Set
+        map, so a refused EF shows in :meth:`read_minutes` (None) instead.
+        """
+        if self.get_map is None or EPC.HISTORY3 not in self.get_map:
+            return False
+        return self.set_map is None or EPC.HISTORY3_SETTING in self.set_map
 
     @property
     def fixed_time_directions(self) -> tuple[Direction, ...]:
@@ -114,6 +150,11 @@ class LiveReading:
     current_r_a: float | None = None
     current_t_a: float | None = None
     registers: dict[Direction, int | None] = field(default_factory=dict)
+    #: The meter's minute (naive, Japan time) the registers describe, when they came
+    #: from the 1-minute reading (D0); None when they are this moment's E0/E3.
+    registers_at: datetime | None = None
+    #: D0 was asked for but its answer was unusable (no data, Get_SNA, malformed).
+    one_minute_failed: bool = False
     fault: bool | None = None
     #: Well-formed 30-minute readings that came along (stale ones were asked for).
     fixed_time: dict[Direction, FixedTimeReading] = field(default_factory=dict)
@@ -126,6 +167,14 @@ class FixedTimePushed:
     """The meter's own half-hourly notification of its 30-minute registers (INF of EA/EB)."""
 
     readings: dict[Direction, FixedTimeReading]
+
+
+@dataclass(frozen=True, slots=True)
+class MinuteRegisters:
+    """The raw registers at one minute boundary (naive meter time); None: no data."""
+
+    minute: datetime
+    registers: dict[Direction, int | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,17 +220,32 @@ class LowVoltageMeter(EchonetMeter):
             reverse_metering=get_map is not None and EPC.REVERSE_ENERGY in get_map,
         )
 
+    def __init__(self, client: EchonetClient) -> None:
+        """Attach to ``client``; D0 is used while it gives usable answers."""
+        super().__init__(client)
+        #: Monotonic time before which polls read E0/E3 instead of an unusable D0.
+        self._one_minute_retry_at: float | None = None
+
     @staticmethod
-    def live_epcs(identity: MeterIdentity, fixed_time: Iterable[Direction] = ()) -> tuple[int, ...]:
+    def live_epcs(
+        identity: MeterIdentity,
+        fixed_time: Iterable[Direction] = (),
+        *,
+        one_minute: bool = True,
+    ) -> tuple[int, ...]:
         """What one poll asks for: at most six EPCs, so one frame.
 
         The first poll also asks for the release letter; the 30-minute registers wait
         for a later poll (or the meter's own push), so the first values need one trip.
+        A meter with D0 in its map gets D0 in place of E0/E3 unless ``one_minute`` is
+        False (the fallback after an unusable D0).
         """
         epcs: list[int]
         if identity.get_map is None:
             # No map to go by: ask for the mandatory ones only.
             epcs = [epc for epc in _LIVE_EPCS if epc != EPC.REVERSE_ENERGY]
+        elif one_minute and identity.one_minute:
+            epcs = [epc for epc in _LIVE_EPCS_ONE_MINUTE if epc in identity.get_map]
         else:
             epcs = [epc for epc in _LIVE_EPCS if epc in identity.get_map]
         if not identity.complete:
@@ -194,9 +258,26 @@ class LowVoltageMeter(EchonetMeter):
     async def read_live(
         self, identity: MeterIdentity, fixed_time: Iterable[Direction] = ()
     ) -> LiveReading:
-        """One poll (see :meth:`live_epcs`), with the 30-minute registers of ``fixed_time``."""
-        values = await self._get(self.live_epcs(identity, fixed_time))
-        return self.decode_live(values)
+        """One poll (see :meth:`live_epcs`), with the 30-minute registers of ``fixed_time``.
+
+        Still one frame: an unusable D0 leaves this poll's registers out (the caller
+        keeps the last ones) and the next polls read E0/E3 for
+        :data:`ONE_MINUTE_RETRY_SECONDS` before D0 is tried again.
+        """
+        now = monotonic_time.monotonic()
+        retry_at = self._one_minute_retry_at
+        use_d0 = retry_at is None or now >= retry_at
+        epcs = self.live_epcs(identity, fixed_time, one_minute=use_d0)
+        values = await self._get(epcs)
+        reading = self.decode_live(values)
+        if EPC.ONE_MINUTE_CUMULATIVE not in epcs:
+            return reading
+        if reading.registers_at is None:
+            # Left out (Get_SNA), empty, malformed or without a value.
+            self._one_minute_retry_at = now + ONE_MINUTE_RETRY_SECONDS
+            return replace(reading, one_minute_failed=True)
+        self._one_minute_retry_at = None
+        return reading
 
     @staticmethod
     def decode_live(values: Mapping[int, bytes]) -> LiveReading:
@@ -211,6 +292,15 @@ class LowVoltageMeter(EchonetMeter):
             for direction, epc in _CUMULATIVE.items()
             if epc in values
         }
+        registers_at: datetime | None = None
+        one_minute_failed = False
+        if EPC.ONE_MINUTE_CUMULATIVE in values:
+            minute = _one_minute(values[EPC.ONE_MINUTE_CUMULATIVE])
+            if minute is None:
+                one_minute_failed = True
+            else:
+                registers_at, minute_registers = minute
+                registers = minute_registers
         if EPC.FAULT_STATUS in values:
             fault = decode_fault(values[EPC.FAULT_STATUS])
         release = decode_release(values[EPC.RELEASE]) if EPC.RELEASE in values else None
@@ -219,6 +309,8 @@ class LowVoltageMeter(EchonetMeter):
             current_r_a=current_r,
             current_t_a=current_t,
             registers=registers,
+            registers_at=registers_at,
+            one_minute_failed=one_minute_failed,
             fault=fault,
             fixed_time=_fixed_time(values),
             release=release,
@@ -281,6 +373,106 @@ class LowVoltageMeter(EchonetMeter):
             slots[direction] = tuple(history.values)
         return HistoryDay(days_ago, slots)
 
+    async def read_route_b_id(self, identity: MeterIdentity) -> RouteBIdentifier | None:
+        """C0, the meter's B-route identification number, as a digest only (one frame).
+
+        None when the Get map does not list it or the meter leaves it out. The value
+        itself is never returned or kept: compare ``fingerprint(key)`` across setups.
+        EchonetDecodeError for a size other than 16 (or the emulators' 8) bytes.
+        """
+        if identity.get_map is None or EPC.ROUTE_B_ID not in identity.get_map:
+            return None
+        try:
+            values = await self._get((EPC.ROUTE_B_ID,))
+        except PropertyNotAvailableError:
+            return None
+        edt = values.get(EPC.ROUTE_B_ID)
+        return decode_route_b_id(edt) if edt else None
+
+    async def read_hour_ends(
+        self, previous: datetime, latest: MinuteRegisters
+    ) -> list[MinuteRegisters]:
+        """The registers at the hour boundaries after minute ``previous`` up to ``latest``.
+
+        ``previous`` and ``latest`` are 1-minute readings (D0 or EE) of this meter, in
+        meter time. The energy up to a boundary belongs to the hour before it, so
+        these let a caller close that hour exactly. No request when ``latest`` itself
+        is the only boundary (or there is none); one EE read (two frames) when a
+        boundary lies inside a gap of at most :data:`MAX_FILL_MINUTES`; nothing for a
+        longer gap, a refused window, or an EE whose newest pair differs from
+        ``latest`` (the same register read twice must agree).
+        """
+        start = previous.replace(second=0, microsecond=0, tzinfo=None)
+        end = latest.minute.replace(second=0, microsecond=0, tzinfo=None)
+        count = (end - start) // _MINUTE
+        if count < 1:
+            return []
+        if (end - _MINUTE).hour == start.hour and (end - _MINUTE).date() == start.date():
+            # Every minute of the gap is in one hour: at most ``latest`` ends it.
+            return [latest] if end.minute == 0 else []
+        if count > MAX_FILL_MINUTES:
+            return []
+        minutes = await self.read_minutes(end, count)
+        if not minutes:
+            return []
+        newest = minutes[-1]
+        if newest.minute != end or any(
+            newest.registers.get(d) != raw for d, raw in latest.registers.items() if raw is not None
+        ):
+            return []
+        return [m for m in minutes if m.minute > start and m.minute.minute == 0]
+
+    async def read_minutes(
+        self,
+        newest: datetime,
+        count: int,
+        *,
+        on_request: Callable[[], None] | None = None,
+    ) -> list[MinuteRegisters] | None:
+        """The 1-minute registers of ``count`` (1-10) minutes up to ``newest``, oldest first.
+
+        ``newest`` is meter time (naive or Japan time; seconds are dropped).
+
+        SetC EF then Get EE (two round trips). None when the meter lacks them, refuses
+        the window (older than it keeps) or reports it unset. Minutes without data are
+        left out. EchonetDecodeError when EE answers for another minute.
+        """
+        wanted = newest.replace(second=0, microsecond=0, tzinfo=None)
+        try:
+            await self._set(EPC.HISTORY3_SETTING, encode_history3_day(wanted, count), on_request)
+            values = await self._get((EPC.HISTORY3,), on_request)
+        except PropertyNotAvailableError:
+            return None
+        edt = values.get(EPC.HISTORY3)
+        if not edt:
+            return None
+        history = decode_history3(edt)
+        if history.start is None:
+            return None
+        if history.start != wanted:
+            raise EchonetDecodeError("1-minute history for another minute")
+        out = [
+            MinuteRegisters(minute, {Direction.FORWARD: forward, Direction.REVERSE: reverse})
+            for minute, forward, reverse in history.slots()
+            if forward is not None or reverse is not None
+        ]
+        out.reverse()
+        return out
+
+
+def _one_minute(edt: bytes) -> tuple[datetime, dict[Direction, int | None]] | None:
+    """D0 as (minute, registers); None when it is empty, malformed or holds no value."""
+    if not edt:
+        return None
+    try:
+        reading = decode_one_minute(edt)
+    except EchonetDecodeError:
+        return None
+    if reading.forward is None and reading.reverse is None:
+        return None
+    registers = {Direction.FORWARD: reading.forward, Direction.REVERSE: reading.reverse}
+    return reading.timestamp, {d: raw for d, raw in registers.items() if raw is not None}
+
 
 def _fixed_time(values: Mapping[int, bytes]) -> dict[Direction, FixedTimeReading]:
     """The well-formed EA/EB readings with a value; a malformed one is left out."""
@@ -299,6 +491,8 @@ def _fixed_time(values: Mapping[int, bytes]) -> dict[Direction, FixedTimeReading
 
 __all__ = [
     "MAX_DAYS_AGO",
+    "MAX_FILL_MINUTES",
+    "ONE_MINUTE_RETRY_SECONDS",
     "SLOTS_PER_DAY",
     "Direction",
     "EnergyScale",
@@ -308,4 +502,6 @@ __all__ = [
     "LiveReading",
     "LowVoltageMeter",
     "MeterIdentity",
+    "MinuteRegisters",
+    "RouteBIdentifier",
 ]
