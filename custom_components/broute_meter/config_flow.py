@@ -29,9 +29,11 @@ from homeassistant.helpers.selector import (
 import probatio
 
 from . import coordinator as coordinator_module
-from .broute.errors import BRouteError, error_translation_key
+from .broute.errors import BRouteError, DongleNotRespondingError, error_translation_key
+from .broute.links.detect import Firmware, detect_firmware
 from .broute.makers import maker_name
 from .const import (
+    CONF_FIRMWARE,
     CONF_HISTORY_DAYS,
     CONF_PAN,
     CONF_PASSWORD,
@@ -130,11 +132,20 @@ class ProbeResult:
 
     pan: PanDescriptor
     title: str
+    firmware: Firmware = Firmware.SKSTACK
 
 
 async def async_probe(device: str, rbid: str, password: str) -> ProbeResult:
-    """Open the dongle, scan for the meter, join it and read its identity."""
-    conn = coordinator_module.create_connection(device, rbid, password)
+    """Find out what the dongle speaks, scan for the meter, join it, read its identity.
+
+    The firmware is detected, never asked: the dongle is asked for its version in both
+    protocols (read-only, nothing written to its flash).
+    """
+    firmware = await detect_firmware(device)
+    if firmware is Firmware.UNKNOWN:
+        raise DongleNotRespondingError("the dongle answered neither SKSTACK-IP nor J11")
+    LOGGER.debug("The dongle speaks %s", firmware)
+    conn = coordinator_module.create_connection(device, rbid, password, firmware=firmware)
     try:
         await conn.connect()
         try:
@@ -147,7 +158,7 @@ async def async_probe(device: str, rbid: str, password: str) -> ProbeResult:
     finally:
         await conn.close()
     assert pan is not None  # a joined link knows its PAN
-    return ProbeResult(pan=pan, title=title)
+    return ProbeResult(pan=pan, title=title, firmware=firmware)
 
 
 def _title(label: DeviceIdentity) -> str:
@@ -354,7 +365,7 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
         assert self._result is not None
         result = self._result
         mac = result.pan.mac.lower()
-        data = {**self._data, CONF_PAN: result.pan.as_dict()}
+        data = {**self._data, CONF_PAN: result.pan.as_dict(), CONF_FIRMWARE: str(result.firmware)}
 
         if self.source == SOURCE_REAUTH:
             entry = self._get_reauth_entry()
@@ -379,7 +390,11 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
 
         await self.async_set_unique_id(mac, raise_on_progress=False)
         self._abort_if_unique_id_configured(
-            updates={CONF_DEVICE: data[CONF_DEVICE], CONF_PAN: data[CONF_PAN]}
+            updates={
+                CONF_DEVICE: data[CONF_DEVICE],
+                CONF_PAN: data[CONF_PAN],
+                CONF_FIRMWARE: data[CONF_FIRMWARE],
+            }
         )
         return self.async_create_entry(title=result.title, data=data)
 

@@ -13,6 +13,9 @@ CONF_RBID: Final = "rbid"
 CONF_PASSWORD: Final = "password"  # noqa: S105 - a key name, not a secret
 CONF_PAN: Final = "pan"
 CONF_USB_SERIAL: Final = "usb_serial"
+#: What the dongle speaks ("skstack" or "j11"), detected by the config flow; an entry
+#: from before detection existed has no key and is SKSTACK-IP.
+CONF_FIRMWARE: Final = "firmware"
 
 # entry.options keys.
 CONF_SCAN_INTERVAL: Final = "scan_interval"
