@@ -7,7 +7,8 @@
   scans again, as it does on every open).
 
 The clock runs from ``config_entries.async_setup`` until the power sensor and an energy
-sensor both show a number. ``python -m benchmarks.cold_start --time-scale 1``.
+sensor both show a number. ``python -m benchmarks.cold_start --time-scale 1``; ``--j11``
+adds ours on the simulator's ROHM J11 dongle (the config flow detects the firmware).
 """
 
 from __future__ import annotations
@@ -97,14 +98,22 @@ async def measure(case: dict[str, Any]) -> dict[str, Any]:
     integration: str = case["integration"]
     scale: float = case["time_scale"]
     latency: float = case["latency"]
+    model: str = case.get("model", "bp35c2")
+    j11 = model == h.J11_MODEL
     limit = 900 * scale + 60
-    sim = h.SimProcess(time_scale=scale, latency=latency)
+    sim = h.SimProcess(time_scale=scale, latency=latency, model=model)
     await sim.start()
     h.prepare(integration, scale)
-    result: dict[str, Any] = {"integration": integration}
+    result: dict[str, Any] = {"integration": integration, "model": model}
     try:
         async with h.home_assistant() as hass:
-            entry = h.make_entry(integration, sim.port, scale=scale, cached_pan=False)
+            entry = h.make_entry(
+                integration,
+                sim.port,
+                scale=scale,
+                cached_pan=False,
+                firmware="j11" if j11 else None,
+            )
             first = await _setup_until_values(hass, entry, limit)
             stats = await sim.call("stats")
             result["first"] = None if first is None else first / scale
@@ -149,8 +158,9 @@ def targets(latency: float) -> tuple[float, float]:
 
 def render(results: list[dict[str, Any]], latency: float) -> str:
     """The table of benchmark 1."""
-    by = {r["integration"]: r for r in results}
+    by = {r["integration"]: r for r in results if r.get("model") != h.J11_MODEL}
     ours, core = by.get(h.OURS, {}), by.get(h.CORE, {})
+    j11 = next((r for r in results if r.get("model") == h.J11_MODEL), None)
     restart_target, first_target = targets(latency)
     rows = []
     for key, label, target in (
@@ -167,6 +177,7 @@ def render(results: list[dict[str, Any]], latency: float) -> str:
                 f"{core.get(key + '_scans', '?')} / {core.get(key + '_frames', '?')}",
                 h.ratio(ours.get(key), core.get(key)),
                 f"≤ {target:.1f} s",
+                *([] if j11 is None else [h.fmt_s(j11.get(key))]),
             ]
         )
     return h.table(
@@ -178,13 +189,20 @@ def render(results: list[dict[str, Any]], latency: float) -> str:
             "core scans / Get frames",
             "core ÷ ours",
             "target (ours)",
+            *([] if j11 is None else ["ours, J11 dongle"]),
         ],
         rows,
     )
 
 
-async def run(scale: float, latency: float, jobs: int = 1) -> str:
-    cases = [{"integration": i, "time_scale": scale, "latency": latency} for i in (h.OURS, h.CORE)]
+async def run(scale: float, latency: float, jobs: int = 1, j11: bool = False) -> str:
+    cases: list[dict[str, Any]] = [
+        {"integration": i, "time_scale": scale, "latency": latency} for i in (h.OURS, h.CORE)
+    ]
+    if j11:
+        cases.append(
+            {"integration": h.OURS, "time_scale": scale, "latency": latency, "model": h.J11_MODEL}
+        )
     results = await h.run_workers("benchmarks.cold_start", cases, jobs)
     return "### 1. Cold start\n\n" + render(results, latency)
 
@@ -196,9 +214,10 @@ def main() -> None:
     parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--j11", action="store_true", help="also ours on a J11 dongle")
     args = parser.parse_args()
     print(h.timing_model_text(args.time_scale, args.latency) + "\n")
-    print(asyncio.run(run(args.time_scale, args.latency, args.jobs)))
+    print(asyncio.run(run(args.time_scale, args.latency, args.jobs, args.j11)))
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ if str(ROOT) not in sys.path:
 
 RBID = "00112233445566778899AABBCCDD1234"
 PASSWORD = "0123456789AB"
+#: The simulator's ROHM J11 dongle (ours only: core speaks SKSTACK-IP alone).
+J11_MODEL = "bp35c2_j11"
 OURS = "broute_meter"
 CORE = "route_b_smart_meter"
 ARIB_BUDGET_S_PER_H = 360.0  # ARIB STD-T108: 10 % duty = 360 s of transmission per hour
@@ -240,8 +242,12 @@ def make_entry(
     cached_pan: bool = True,
     history_days: int | None = None,
     poll_interval: float | None = None,
+    firmware: str | None = None,
 ) -> Any:
-    """A config entry as each integration's config flow would have stored it."""
+    """A config entry as each integration's config flow would have stored it.
+
+    ``firmware`` (ours): what the flow detected; None is an entry from before detection.
+    """
     from homeassistant.const import CONF_DEVICE, CONF_ID, CONF_PASSWORD
     from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -255,6 +261,8 @@ def make_entry(
             const.CONF_RBID: RBID,
             const.CONF_PASSWORD: PASSWORD,
         }
+        if firmware is not None:
+            data[const.CONF_FIRMWARE] = firmware
         if cached_pan:
             data[const.CONF_PAN] = {
                 "channel": cfg.channel,

@@ -12,7 +12,8 @@ full interval away for both integrations):
 
 Recovery time = first successful coordinator update after the fault − the fault.
 Observation window: 10 simulated minutes; "never" means no successful update in it.
-``python -m benchmarks.recovery --time-scale 1 --jobs 8`` (the cases only sleep).
+``python -m benchmarks.recovery --time-scale 1 --jobs 8`` (the cases only sleep);
+``--j11`` adds ours on the simulator's ROHM J11 dongle.
 """
 
 from __future__ import annotations
@@ -54,14 +55,21 @@ async def measure(case: dict[str, Any]) -> dict[str, Any]:
     scale: float = case["time_scale"]
     fault: str = case["fault"]
     window: float = case.get("window", WINDOW)
-    sim = h.SimProcess(time_scale=scale, latency=case["latency"])
+    model: str = case.get("model", "bp35c2")
+    sim = h.SimProcess(time_scale=scale, latency=case["latency"], model=model)
     await sim.start()
     h.prepare(integration, scale)
-    result: dict[str, Any] = {"integration": integration, "fault": fault}
+    result: dict[str, Any] = {"integration": integration, "fault": fault, "model": model}
     try:
         async with h.home_assistant() as hass:
             # One day of history keeps the background import short; it is not measured.
-            entry = h.make_entry(integration, sim.port, scale=scale, history_days=1)
+            entry = h.make_entry(
+                integration,
+                sim.port,
+                scale=scale,
+                history_days=1,
+                firmware="j11" if model == h.J11_MODEL else None,
+            )
             task = h.load_entry_task(hass, entry)
             assert await h.wait_for(lambda: h.has_values(hass, entry), 900 * scale + 60)
             await task
@@ -105,7 +113,8 @@ def target(latency: float) -> float:
 
 def render(results: list[dict[str, Any]], latency: float, window: float = WINDOW) -> str:
     """The table of benchmark 2."""
-    by = {(r["integration"], r["fault"]): r for r in results}
+    by = {(r["integration"], r["fault"]): r for r in results if r.get("model") != h.J11_MODEL}
+    j11 = {r["fault"]: r for r in results if r.get("model") == h.J11_MODEL}
     goal = target(latency)
     rows = []
     for fault, (label, _) in FAULTS.items():
@@ -122,6 +131,7 @@ def render(results: list[dict[str, Any]], latency: float, window: float = WINDOW
                 h.fmt_s(core.get("seconds")),
                 f"{core.get('scans', '?')} / {core.get('joins', '?')}",
                 f"≤ {goal + extra:.1f} s",
+                *([h.fmt_s(j11.get(fault, {}).get("seconds"))] if j11 else []),
             ]
         )
     return h.table(
@@ -132,6 +142,7 @@ def render(results: list[dict[str, Any]], latency: float, window: float = WINDOW
             "core",
             "core scans / joins",
             "target (ours)",
+            *(["ours, J11 dongle"] if j11 else []),
         ],
         rows,
     )
@@ -143,12 +154,15 @@ async def run(
     jobs: int = 1,
     faults: list[str] | None = None,
     window: float = WINDOW,
+    j11: bool = False,
 ) -> str:
-    cases = [
+    cases: list[dict[str, Any]] = [
         {"integration": i, "fault": f, "time_scale": scale, "latency": latency, "window": window}
         for f in (faults or list(FAULTS))
         for i in (h.OURS, h.CORE)
     ]
+    if j11:
+        cases += [{**case, "model": h.J11_MODEL} for case in cases if case["integration"] == h.OURS]
     results = await h.run_workers(
         "benchmarks.recovery", cases, jobs, limit=(window + 1200) * scale + 120
     )
@@ -164,9 +178,14 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--fault", action="append", choices=list(FAULTS))
     parser.add_argument("--window", type=float, default=WINDOW, help="simulated seconds")
+    parser.add_argument("--j11", action="store_true", help="also ours on a J11 dongle")
     args = parser.parse_args()
     print(h.timing_model_text(args.time_scale, args.latency) + "\n")
-    print(asyncio.run(run(args.time_scale, args.latency, args.jobs, args.fault, args.window)))
+    print(
+        asyncio.run(
+            run(args.time_scale, args.latency, args.jobs, args.fault, args.window, args.j11)
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,14 +1,15 @@
 """The long fault soak: thousands of polls of the real integration under random faults.
 
 Runs ``tests/reliability/test_soak.py`` (Home Assistant's test harness, the
-integration's coordinator and entities, the simulator on a socket and on a pty) with
+integration's coordinator and entities, the simulator on a socket and on a pty, and
+its ROHM J11 dongle on a socket, ``--transport j11``) with
 more polls and a chosen seed, then prints the figures: polls, faults injected by
 kind, outages, recoveries and their worst time, register wraps, file descriptors,
 tasks and traced memory, and every violated check.
 
     python -m benchmarks.soak --polls 3000 --seed 7
 
-The pty run makes half as many polls as the socket run. Exit status 1 when a check
+The pty and J11 runs make half as many polls as the socket run. Exit status 1 when a check
 failed. The same seed gives the same fault schedule (timing on a loaded machine can
 still shift which poll a fault lands in).
 """
@@ -69,7 +70,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--polls", type=int, default=3000, help="polls of the socket run")
     parser.add_argument("--seed", type=int, default=20261121)
-    parser.add_argument("--transport", choices=["socket", "pty", "both"], default="both")
+    parser.add_argument("--transport", choices=["socket", "pty", "j11", "both"], default="both")
     parser.add_argument("--json", type=Path, help="also write the reports here")
     args = parser.parse_args()
     status, runs = run(args.polls, args.seed, args.transport)

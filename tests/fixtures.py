@@ -19,6 +19,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.broute_meter import coordinator as coordinator_module
 from custom_components.broute_meter.broute import ConnectionTiming, PanDescriptor
 from custom_components.broute_meter.const import (
+    CONF_FIRMWARE,
     CONF_PAN,
     CONF_PASSWORD,
     CONF_RBID,
@@ -118,6 +119,10 @@ def entry_for(sim: Simulator, *, with_pan: bool = True, **options: Any) -> MockC
     if with_pan:
         pan = PanDescriptor(channel=cfg.channel, pan_id=cfg.pan_id, mac=cfg.mac, lqi=cfg.lqi)
         data[CONF_PAN] = pan.as_dict()
+    if sim.model.j11:
+        # As detected by the config flow; SKSTACK entries keep the pre-detection form
+        # (no key), which must keep working.
+        data[CONF_FIRMWARE] = "j11"
     return MockConfigEntry(
         domain=DOMAIN,
         title="Simulated meter",

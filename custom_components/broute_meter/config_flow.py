@@ -36,10 +36,17 @@ from homeassistant.helpers.selector import (
 import probatio
 
 from . import coordinator as coordinator_module, network_flow
-from .broute.errors import BRouteError, NetworkMeterError, error_translation_key
+from .broute.errors import (
+    BRouteError,
+    DongleNotRespondingError,
+    NetworkMeterError,
+    error_translation_key,
+)
+from .broute.links.detect import Firmware, detect_firmware
 from .broute.makers import maker_name
 from .const import (
     CONF_ADDRESS,
+    CONF_FIRMWARE,
     CONF_HISTORY_DAYS,
     CONF_INTERFACE,
     CONF_METER_FINGERPRINT,
@@ -203,11 +210,20 @@ class ProbeResult:
 
     pan: PanDescriptor
     title: str
+    firmware: Firmware = Firmware.SKSTACK
 
 
 async def async_probe(device: str, rbid: str, password: str) -> ProbeResult:
-    """Open the dongle, scan for the meter, join it and read its identity."""
-    conn = coordinator_module.create_connection(device, rbid, password)
+    """Find out what the dongle speaks, scan for the meter, join it, read its identity.
+
+    The firmware is detected, never asked: the dongle is asked for its version in both
+    protocols (read-only, nothing written to its flash).
+    """
+    firmware = await detect_firmware(device)
+    if firmware is Firmware.UNKNOWN:
+        raise DongleNotRespondingError("the dongle answered neither SKSTACK-IP nor J11")
+    LOGGER.debug("The dongle speaks %s", firmware)
+    conn = coordinator_module.create_connection(device, rbid, password, firmware=firmware)
     try:
         await conn.connect()
         try:
@@ -220,7 +236,7 @@ async def async_probe(device: str, rbid: str, password: str) -> ProbeResult:
     finally:
         await conn.close()
     assert pan is not None  # a joined link knows its PAN
-    return ProbeResult(pan=pan, title=title)
+    return ProbeResult(pan=pan, title=title, firmware=firmware)
 
 
 def _title(label: DeviceIdentity) -> str:
@@ -497,7 +513,8 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
         self._probe_task = self.hass.async_create_task(
             self._async_probe(), "broute_meter config flow probe"
         )
-        await asyncio.wait({self._probe_task}, timeout=QUICK_RESULT_SECONDS)
+        if QUICK_RESULT_SECONDS > 0:  # 0: always through the progress screen
+            await asyncio.wait({self._probe_task}, timeout=QUICK_RESULT_SECONDS)
         if self._probe_task.done():
             if await self._async_take_probe_result():
                 return await self.async_step_finish()
@@ -570,6 +587,7 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
         data = {
             **{k: v for k, v in self._data.items() if k not in _METER_ID_KEYS},
             CONF_PAN: result.pan.as_dict(),
+            CONF_FIRMWARE: str(result.firmware),
         }
 
         if self.source == SOURCE_REAUTH:
@@ -595,7 +613,11 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
 
         await self.async_set_unique_id(mac, raise_on_progress=False)
         self._abort_if_unique_id_configured(
-            updates={CONF_DEVICE: data[CONF_DEVICE], CONF_PAN: data[CONF_PAN]}
+            updates={
+                CONF_DEVICE: data[CONF_DEVICE],
+                CONF_PAN: data[CONF_PAN],
+                CONF_FIRMWARE: data[CONF_FIRMWARE],
+            }
         )
         return self.async_create_entry(title=result.title, data=data)
 

@@ -18,6 +18,10 @@ CONF_USB_SERIAL: Final = "usb_serial"
 CONF_METER_KEY: Final = "meter_key"
 CONF_METER_FINGERPRINT: Final = "meter_fingerprint"
 
+#: What the dongle speaks ("skstack" or "j11"), detected by the config flow; an entry
+#: from before detection existed has no key and is SKSTACK-IP.
+CONF_FIRMWARE: Final = "firmware"
+
 # entry.options keys.
 CONF_SCAN_INTERVAL: Final = "scan_interval"
 DEFAULT_SCAN_INTERVAL: Final = 30

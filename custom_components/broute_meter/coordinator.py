@@ -30,6 +30,7 @@ from .broute.errors import (
     error_translation_key,
 )
 from .broute.link import LinkState, LinkStatus
+from .broute.links.detect import Firmware
 from .broute.links.wisun import PanDescriptor
 from .broute.meters.low_voltage import (
     Direction,
@@ -43,6 +44,7 @@ from .broute.meters.low_voltage import (
 )
 from .const import (
     CONF_CONNECTION,
+    CONF_FIRMWARE,
     CONF_METER_FINGERPRINT,
     CONF_METER_KEY,
     CONF_PAN,
@@ -93,11 +95,18 @@ def create_connection(
     password: str,
     *,
     pan: PanDescriptor | None = None,
+    firmware: Firmware | str = Firmware.SKSTACK,
     on_push: Callable[[FixedTimePushed], None] | None = None,
 ) -> MeterConnection:
     """Create (not open) a connection to the meter behind the dongle at ``device``."""
     return MeterConnection(
-        device, rbid, password, pan=pan, timing=CONNECTION_TIMING, on_push=on_push
+        device,
+        rbid,
+        password,
+        pan=pan,
+        timing=CONNECTION_TIMING,
+        firmware=firmware,
+        on_push=on_push,
     )
 
 
@@ -217,6 +226,7 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
                 entry.data[CONF_RBID],
                 entry.data[CONF_PASSWORD],
                 pan=PanDescriptor.from_dict(pan_data) if pan_data else None,
+                firmware=entry.data.get(CONF_FIRMWARE, Firmware.SKSTACK),
                 on_push=self._handle_push,
             )
         self.meter_info: MeterInfo | None = None

@@ -7,6 +7,7 @@ import io
 import logging
 import os
 from pathlib import Path
+import re
 import sys
 from typing import TYPE_CHECKING
 
@@ -43,17 +44,25 @@ async def _probe(*argv: str) -> tuple[int, str]:
 
 
 @pytest.mark.usefixtures("credentials")
-@pytest.mark.parametrize("model", [DongleModel.BP35A1, DongleModel.BP35C2])
+@pytest.mark.parametrize("model", [DongleModel.BP35A1, DongleModel.BP35C2, DongleModel.BP35C2_J11])
 async def test_probe_prints_identity_and_reading(harness: Harness, model: DongleModel) -> None:
     sim, url = await harness.sim("pty", model)
     code, text = await _probe("--port", url)
     assert code == EXIT_OK, text
+    # The firmware is detected, never given.
+    assert ("ROHM J11" in text) == (model is DongleModel.BP35C2_J11), text
     cfg = sim.config
     assert f"channel {cfg.channel} (0x{cfg.channel:02X})" in text
     assert f"PAN ID {cfg.pan_id:04X}" in text
     assert cfg.mac in text
     expected_rssi = 0.275 * cfg.lqi - 104.27
-    assert f"{expected_rssi:.1f} dBm" in text
+    if model is DongleModel.BP35C2_J11:
+        # J11 reports whole dBm, not an LQI: the stored LQI maps back to within 0.3 dBm.
+        shown = re.search(r"≈ (-?\d+\.\d) dBm", text)
+        assert shown is not None, text
+        assert float(shown[1]) == pytest.approx(round(expected_rssi), abs=0.3)
+    else:
+        assert f"{expected_rssi:.1f} dBm" in text
     assert f"maker 0x{cfg.maker_code:06X}" in text
     assert f"serial {cfg.serial}" in text
     assert f"release {cfg.release}" in text
@@ -61,10 +70,14 @@ async def test_probe_prints_identity_and_reading(harness: Harness, model: Dongle
     forward = sim.meter.forward_kwh()
     assert forward is not None
     assert f"forward {forward.normalize():f} kWh" in text
-    assert ("Dual Stack" if model is DongleModel.BP35C2 else "Single-hop") in text
-    assert "ERXUDP data binary" in text
     assert TEST_RBID not in text
     assert TEST_PASSWORD not in text
+    assert sim.stats.flash_writes == 0
+    if model is DongleModel.BP35C2_J11:
+        assert sim.stats.commands["0057"] == 1  # PANA ended politely
+        return
+    assert ("Dual Stack" if model is DongleModel.BP35C2 else "Single-hop") in text
+    assert "ERXUDP data binary" in text
     assert sim.stats.commands["SKTERM"] == 1
 
 
@@ -106,7 +119,7 @@ async def test_probe_failures_have_distinct_exit_codes(harness: Harness, tmp_pat
     finally:
         os.close(master)
         os.close(slave)
-    assert (code, "no SKSTACK-IP dongle answers" in text) == (EXIT_DONGLE, True)
+    assert (code, "no Wi-SUN dongle answers" in text) == (EXIT_DONGLE, True)
 
 
 async def test_probe_without_credentials(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -146,10 +146,16 @@ async def make_rig(hass: HomeAssistant, socket_enabled: None) -> AsyncIterator[C
     """Build a rig for a meter configuration starting at a given meter time."""
     rigs: list[Rig] = []
 
-    async def _make(start: datetime, *, pty: bool = False, **meter: Any) -> Rig:
+    async def _make(
+        start: datetime,
+        *,
+        pty: bool = False,
+        model: DongleModel = DongleModel.BP35C2,
+        **meter: Any,
+    ) -> Rig:
         clock = ManualClock(start)
         sim = Simulator(
-            model=DongleModel.BP35C2,
+            model=model,
             meter=MeterConfig(**meter),
             rbid=TEST_RBID,
             password=TEST_PASSWORD,
@@ -157,7 +163,13 @@ async def make_rig(hass: HomeAssistant, socket_enabled: None) -> AsyncIterator[C
             timing=TimingModel.fast(),
         )
         url = await (sim.start_pty() if pty else sim.start_socket())
-        conn = MeterConnection(url, TEST_RBID, TEST_PASSWORD, timing=ConnectionTiming.fast())
+        conn = MeterConnection(
+            url,
+            TEST_RBID,
+            TEST_PASSWORD,
+            timing=ConnectionTiming.fast(),
+            firmware="j11" if sim.model.j11 else "skstack",
+        )
         await conn.connect()
         scale = (await conn.meter.read_identity()).scale
         entry = MockConfigEntry(domain=DOMAIN, unique_id=MAC.lower(), title="Meter")

@@ -17,6 +17,7 @@ import pytest
 
 from custom_components.broute_meter.broute.echonet import LV_METER_EOJ
 from custom_components.broute_meter.history import Direction, HistoryState
+from simulator import DongleModel
 from simulator.meter import MeterConfig, SimulatedMeter
 from simulator.timing import JST, ManualClock
 
@@ -64,6 +65,23 @@ async def test_first_setup_imports_44_days_hour_by_hour(make_rig: Any) -> None:
     # 1 clock read + 2 round trips per day.
     assert importer.status.round_trips <= 90
     assert importer.status.days_imported == 44
+    assert importer.status.state is HistoryState.IDLE
+
+
+@pytest.mark.parametrize("pty", [False, True], ids=["socket", "pty"])
+async def test_backfill_on_a_j11_dongle(make_rig: Any, pty: bool) -> None:
+    """The same history over ROHM J11 frames: rows equal to the meter's registers."""
+    rig = await make_rig(START, pty=pty, model=DongleModel.BP35C2_J11)
+    assert rig.source.connection.link.kind == "j11"
+    importer = rig.importer(days=3)
+    await rig.catch_up(importer)
+    first = datetime(2026, 11, 18, 0, 0, tzinfo=JST)
+    last = datetime(2026, 11, 20, 9, 0, tzinfo=JST)
+    for direction in Direction:
+        rows = await rig.rows(importer, direction)
+        assert [start_of(r) for r in rows] == hours(first, last)
+        await assert_rows_match_meter(rig, rows, direction, base_sum=0.0)
+    assert importer.status.days_imported == 3
     assert importer.status.state is HistoryState.IDLE
 
 

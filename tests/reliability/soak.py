@@ -275,6 +275,8 @@ class Soak:
             ("meter_reboot", 1),
             ("get_sna", 1),
             ("push_fixed_time", 2),
+            # J11 only: PANA stuck in the module until it is reset (regreh's report).
+            *([("pana_stuck", 1)] if self.sim.model.j11 else []),
         ]
 
     def _inject(self, kind: str) -> None:
@@ -316,6 +318,9 @@ class Soak:
                     cfg.max_epcs_per_get = 6
 
                 self._restore.append(restore)
+            case "pana_stuck":
+                faults.pana_stuck()
+                faults.expire_session(reauth=True)  # the module's own re-auth fails
             case "push_fixed_time":
                 delay = rng.uniform(0, 0.01)
                 self.loop.call_later(delay, faults.push_fixed_time)

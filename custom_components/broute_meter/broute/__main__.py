@@ -1,8 +1,9 @@
 """Command line: ``python -m custom_components.broute_meter.broute probe --port URL``.
 
-Checks a Wi-SUN dongle and the smart meter behind it end to end: which dongle answers
-(firmware, dialect, ERXUDP format), where the meter is (scan or given PAN), whether
-PANA accepts the credentials, who made the meter, and one reading.
+Checks a Wi-SUN dongle and the smart meter behind it end to end: which firmware answers
+(SKSTACK-IP or ROHM J11, detected read-only; version, dialect, ERXUDP format), where the
+meter is (scan or given PAN), whether PANA accepts the credentials, who made the meter,
+and one reading.
 
 The B-route ID and password are read from ``BROUTE_ID`` / ``BROUTE_PASSWORD`` or asked
 for interactively; they are never taken from the command line (which other users of
@@ -21,7 +22,9 @@ import sys
 from typing import TYPE_CHECKING, TextIO
 
 from .connection import ConnectionTiming, MeterConnection
-from .errors import BRouteError
+from .errors import BRouteError, DongleNotRespondingError
+from .links.detect import Firmware, detect_firmware
+from .links.j11 import J11Link
 from .links.skstack import Dialect, SkStackLink
 from .links.wisun import PanDescriptor
 from .makers import maker_name
@@ -79,9 +82,9 @@ _FAILURES: dict[str, tuple[int, str]] = {
     "transport_lost": (EXIT_PORT, "Port problem: {exc}"),
     "dongle_not_responding": (
         EXIT_DONGLE,
-        "The port opened but no SKSTACK-IP dongle answers. Check that this is the Wi-SUN "
-        "dongle (not another serial device), that it runs at 115200 baud, and that it is "
-        "not a J11 (binary protocol) model.",
+        "The port opened but no Wi-SUN dongle answers (neither SKSTACK-IP nor ROHM J11). "
+        "Check that this is the Wi-SUN dongle (not another serial device) and that it runs "
+        "at 115200 baud.",
     ),
     "meter_not_found": (
         EXIT_NOT_FOUND,
@@ -206,12 +209,23 @@ async def probe(args: argparse.Namespace, *, timing: ConnectionTiming | None, ou
         except ValueError as exc:
             print(f"Invalid PAN: {exc}", file=out)
             return EXIT_USAGE
+    print(f"Port:   {args.port}", file=out)
     try:
-        conn = MeterConnection(args.port, creds[0], creds[1], pan=pan, timing=timing)
+        # Read-only: the dongle is asked for its version in both protocols.
+        firmware = await detect_firmware(args.port)
+        if firmware is Firmware.UNKNOWN:
+            raise DongleNotRespondingError("the dongle answered neither SKSTACK-IP nor J11")
+    except BRouteError as exc:
+        failure = _explain(exc, args.port)
+        print(failure.message, file=out)
+        return failure.code
+    try:
+        conn = MeterConnection(
+            args.port, creds[0], creds[1], pan=pan, timing=timing, firmware=firmware
+        )
     except ValueError as exc:
         print(f"Invalid credentials: {exc}", file=out)
         return EXIT_USAGE
-    print(f"Port:   {args.port}", file=out)
     print(
         "Scanning and joining (this can take a minute)..." if pan is None else "Joining...",
         file=out,
@@ -219,15 +233,19 @@ async def probe(args: argparse.Namespace, *, timing: ConnectionTiming | None, ou
     try:
         await conn.connect()
         link = conn.link
-        assert isinstance(link, SkStackLink)  # the probe opens a dongle
-        dialect = link.dialect
-        fmt = {True: "binary", False: "hex ASCII", None: "unknown"}[link.binary_payload]
-        print(
-            f"Dongle: firmware {link.dongle_version or '?'}, "
-            f"{_DIALECT_NAMES.get(dialect, 'dialect unknown') if dialect else 'dialect unknown'}"
-            f", ERXUDP data {fmt}",
-            file=out,
-        )
+        if isinstance(link, SkStackLink):
+            dialect = link.dialect
+            fmt = {True: "binary", False: "hex ASCII", None: "unknown"}[link.binary_payload]
+            name = _DIALECT_NAMES.get(dialect, "dialect unknown") if dialect else "dialect unknown"
+            print(
+                f"Dongle: firmware {link.dongle_version or '?'}, {name}, ERXUDP data {fmt}",
+                file=out,
+            )
+        elif isinstance(link, J11Link):
+            print(
+                f"Dongle: firmware {link.dongle_version or '?'}, ROHM J11 binary protocol",
+                file=out,
+            )
         found = conn.pan
         if found is not None:
             rssi = f" ≈ {found.rssi:.1f} dBm" if found.rssi is not None else ""

@@ -11,6 +11,8 @@ import logging
 from typing import TYPE_CHECKING, Any, Self
 
 from .client import ClientTiming, EchonetClient
+from .links.detect import Firmware
+from .links.j11 import J11Link
 from .links.skstack import SkStackLink
 from .links.wisun import WiSunLink, WiSunTiming
 from .meters.low_voltage import FixedTimePushed, LowVoltageMeter
@@ -52,8 +54,8 @@ class ConnectionTiming:
 
 
 class MeterConnection:
-    """A low-voltage meter behind a Wi-SUN dongle with SKSTACK-IP firmware (or, built
-    with :meth:`over_link`, over another link such as UDP)."""
+    """A low-voltage meter behind a Wi-SUN dongle (SKSTACK-IP or ROHM J11 firmware),
+    or, built with :meth:`over_link`, over another link such as UDP."""
 
     def __init__(
         self,
@@ -63,6 +65,7 @@ class MeterConnection:
         *,
         pan: PanDescriptor | None = None,
         timing: ConnectionTiming | None = None,
+        firmware: Firmware | str = Firmware.SKSTACK,
         on_push: Callable[[FixedTimePushed], None] | None = None,
         on_notification: Callable[[Frame], None] | None = None,
     ) -> None:
@@ -70,10 +73,20 @@ class MeterConnection:
 
         ``on_push`` gets the meter's typed push events; ``on_notification`` every INF
         and INFC frame as it came (for tools that look at more than the meter model).
+        ``firmware`` is what :func:`~.links.detect.detect_firmware` found (``"skstack"``
+        or ``"j11"``); it picks the driver, the link's repair ladder is the same.
         """
         timing = timing or ConnectionTiming()
         self.timing = timing
-        link = SkStackLink(port, rbid, password, pan=pan, timing=timing.link)
+        self.firmware = Firmware(firmware)
+        link_class: type[SkStackLink | J11Link]
+        if self.firmware is Firmware.SKSTACK:
+            link_class = SkStackLink
+        elif self.firmware is Firmware.J11:
+            link_class = J11Link
+        else:
+            raise ValueError(f"no link for firmware {self.firmware}")
+        link = link_class(port, rbid, password, pan=pan, timing=timing.link)
         self.link: Link = link
         self.client = EchonetClient(
             self.link, timing=timing.client, on_notification=self._on_notification

@@ -31,7 +31,7 @@ import contextlib
 from dataclasses import dataclass
 import ipaddress
 import logging
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from ..errors import (
     BRouteError,
@@ -49,7 +49,14 @@ from ..transport import (
 )
 from . import j11_frames as jf
 from .skstack import Redactor
-from .wisun import ECHONET_PORT, DriverEvent, JoinOutcome, PanDescriptor
+from .wisun import (
+    ECHONET_PORT,
+    DriverEvent,
+    JoinOutcome,
+    PanDescriptor,
+    WiSunLink,
+    WiSunTiming,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -576,6 +583,70 @@ class J11Driver:
             TRAFFIC_LOGGER.debug("%s %04X %s", direction, code, self._redact(describe(code, data)))
 
 
+def j11_timing(timing: WiSunTiming) -> J11Timing:
+    """The driver's waits derived from the link's (``WiSunTiming.fast()`` gives fast ones)."""
+    return J11Timing(
+        command=timing.command_timeout,
+        boot=2 * timing.reset_timeout,
+        route_b=max(timing.join_timeout / 2, 3 * timing.command_timeout),
+        pana=max(timing.join_timeout, 5 * timing.command_timeout),
+        scan_margin=timing.scan_margin + timing.command_timeout,
+        terminate=timing.term_timeout,
+    )
+
+
+class J11Drivers:
+    """The :class:`~.wisun.DriverFactory` of a J11 link: a started driver per opened port."""
+
+    def __init__(self, timing: J11Timing | None = None) -> None:
+        """``timing`` overrides the waits derived from the link's timing."""
+        self.timing = timing
+        self.last: J11Driver | None = None
+
+    def __call__(
+        self, reader: asyncio.StreamReader, writer: PortWriter, *, port: str, timing: WiSunTiming
+    ) -> J11Driver:
+        """A driver for the freshly opened port, reading at once."""
+        driver = J11Driver(reader, writer, timing=self.timing or j11_timing(timing))
+        driver.start()
+        self.last = driver
+        return driver
+
+
+class J11Link(WiSunLink):
+    """A meter behind a dongle with ROHM's J11 firmware.
+
+    The Wi-SUN link's ladder runs over :class:`J11Driver`: a lost session is re-joined
+    (PANA again), a rejoin that keeps failing resets the module (``initialise``, 0x00D9)
+    and then rescans, a module that restarted by itself is re-initialised.
+    """
+
+    kind: ClassVar[str] = "j11"
+
+    def __init__(
+        self,
+        port: str,
+        rbid: str,
+        password: str,
+        *,
+        pan: PanDescriptor | None = None,
+        timing: WiSunTiming | None = None,
+        driver_timing: J11Timing | None = None,
+    ) -> None:
+        """Prepare the link; nothing is opened before :meth:`open`."""
+        self.drivers = J11Drivers(driver_timing)
+        super().__init__(port, rbid, password, driver_factory=self.drivers, pan=pan, timing=timing)
+
+    @property
+    def dongle_version(self) -> str | None:
+        """The module's firmware version, once read."""
+        return None if self.drivers.last is None else self.drivers.last.firmware
+
+    def diagnostics(self) -> dict[str, Any]:
+        """The Wi-SUN link's facts, with what the module told even after it closed."""
+        return {**super().diagnostics(), "dialect": "j11", "dongle_version": self.dongle_version}
+
+
 def describe(code: int, data: bytes) -> str:
     """Loggable text of a frame's data part: credentials and pairing ID left out."""
     if code == jf.CMD_SET_ROUTE_B_AUTH and data:
@@ -594,4 +665,14 @@ def _command_error(code: int, frame: jf.J11Frame) -> CommandError:
     return CommandError(f"J11 {code:04X}", f"result {result:02X} ({text})")
 
 
-__all__ = ["CHANNEL_OFFSET", "J11Driver", "J11Timing", "describe", "j11_channel", "rssi_to_lqi"]
+__all__ = [
+    "CHANNEL_OFFSET",
+    "J11Driver",
+    "J11Drivers",
+    "J11Link",
+    "J11Timing",
+    "describe",
+    "j11_channel",
+    "j11_timing",
+    "rssi_to_lqi",
+]

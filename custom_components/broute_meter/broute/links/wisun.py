@@ -214,7 +214,8 @@ class WiSunTiming:
     reauth_grace: float = 15.0
     reconnect_backoff: float = 1.0
     reconnect_backoff_max: float = 60.0
-    #: A background rejoin that keeps failing falls back to a scan after this many tries.
+    #: A background rejoin that keeps failing falls back to a scan after this many tries;
+    #: the try before the scan resets the dongle first (re-PANA, reset, rescan).
     rescan_after_failures: int = 3
     #: Between requests, how often the dongle itself (not the meter: no air time) is
     #: asked whether it is still there; None turns the check off. A dongle that
@@ -682,6 +683,10 @@ class WiSunLink(Link):
                     else:
                         rejections = 0
                         self.last_error = JoinError("the meter does not answer PANA")
+                        if failures == max(1, self.timing.rescan_after_failures - 1):
+                            # PANA can stay stuck in the dongle until it is reset (seen
+                            # on J11 modules for days): reset it before rescanning.
+                            self._repair = max(self._repair, _Repair.REINIT)
                 except TransportError as exc:
                     self.last_error = exc
                     self._repair = _Repair.REOPEN
