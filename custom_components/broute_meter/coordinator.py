@@ -23,7 +23,6 @@ from .broute.errors import (
     PortNotReadyError,
     error_translation_key,
 )
-from .broute.link import LinkState, LinkStatus
 from .broute.links.wisun import PanDescriptor
 from .broute.meters.low_voltage import (
     Direction,
@@ -50,6 +49,7 @@ from .const import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from .broute.link import LinkStatus
     from .history import HistoryImporter
 
 type BRouteConfigEntry = ConfigEntry[BRouteRuntimeData]
@@ -211,6 +211,7 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         self._fixed_times: dict[Direction, datetime] = {}
         self._fixed_seen: dict[Direction, datetime] = {}
         self._link_lost = False
+        self._repair_refresh_pending = False
         self._unsub_status = self.connection.add_status_listener(self._link_status)
 
     @property
@@ -362,21 +363,44 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
 
     @callback
     def _link_status(self, status: LinkStatus) -> None:
-        """Poll as soon as a repaired link is back, instead of at the next interval."""
-        if status.state is LinkState.REPAIRING:
+        """Let the link's state drive availability, not the next poll.
+
+        A known loss marks the data failed at once (HA logs it once and the entities
+        go unavailable), so no pre-fault value stays shown as current while the link
+        repairs. HELD (a transparent re-authentication, a transmit-limit pause) is not
+        a loss. When the link is back after a loss, poll at once.
+        """
+        if self.meter_info is None:
+            # Setting up: _async_setup reports its own failure.
+            return
+        if status.lost:
             self._link_lost = True
+            err = self.connection.link.unavailable_error()
+            self.async_set_update_error(
+                UpdateFailed(translation_domain=DOMAIN, translation_key=error_translation_key(err))
+            )
         elif status.up and self._link_lost:
             self._link_lost = False
             # Only when it polls on its own: whoever drives the polls otherwise (tests,
-            # the soak) must not get a second refresh overlapping theirs.
+            # the soak) must not get an extra refresh between theirs.
             if (
-                self.meter_info is not None
-                and not self.last_update_success
+                not self.last_update_success
                 and self.update_interval is not None
+                and not self._repair_refresh_pending
             ):
+                self._repair_refresh_pending = True
                 self.config_entry.async_create_background_task(
-                    self.hass, self.async_request_refresh(), f"{DOMAIN} refresh after repair"
+                    self.hass, self._refresh_after_repair(), f"{DOMAIN} refresh after repair"
                 )
+
+    async def _refresh_after_repair(self) -> None:
+        # A direct refresh: async_request_refresh's debouncer would add its cooldown.
+        # async_refresh runs under the debouncer's lock, so it never overlaps a timer
+        # poll; the flag keeps repairs in quick succession from queueing several.
+        try:
+            await self.async_refresh()
+        finally:
+            self._repair_refresh_pending = False
 
     # --- bookkeeping ----------------------------------------------------------------
 
