@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING
 
 from homeassistant.const import EVENT_STATE_CHANGED, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import Event, EventStateChangedData, callback
+import pytest
 
-from custom_components.broute_meter.broute import LinkState, LinkStatus
+from custom_components.broute_meter import coordinator as coordinator_module
+from custom_components.broute_meter.broute import ConnectionTiming, LinkState, LinkStatus
 
 from ..helpers import set_up, state
 from .conftest import SimFactory, entry_for
@@ -180,4 +182,47 @@ async def test_one_dropped_reply_does_not_flap(
     assert timeline.links == []
     assert all(value != STATE_UNAVAILABLE for _, value in timeline.states)
     assert sim.stats.faults["drop_reply"] == 1
+    assert int(state(hass, POWER)) == sim.meter.power_w()
+
+
+@pytest.mark.parametrize("pty", [False, True], ids=["socket", "pty"])
+async def test_a_returning_dongle_is_noticed_at_once(
+    hass: HomeAssistant,
+    make_simulator: SimFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    pty: bool,
+) -> None:
+    """Gone for longer than the air-time backoff: found within the port poll of its return.
+
+    The scan/join backoff may grow to 5 s here; the port is tried every 0.2 s while it
+    is gone, so the link is up again within that (+ a join) of the replug. Socket: the
+    connection is refused meanwhile; pty: the device path is gone (a USB unplug).
+    """
+    poll = 0.2
+    timing = ConnectionTiming.fast().evolve(
+        reconnect_backoff=0.1, reconnect_backoff_max=5.0, port_poll_interval=poll
+    )
+    monkeypatch.setattr(coordinator_module, "CONNECTION_TIMING", timing)
+    sim = await make_simulator(pty=pty)
+    entry = await loaded(hass, sim)
+    timeline = await watch(hass, entry)
+    gone_for = 3.5
+    unplugged = timeline.loop.time()
+    sim.faults.disconnect(gone_for)
+    replugged = unplugged + gone_for
+    await until(
+        hass,
+        lambda: any(at >= replugged and s is LinkState.UP for at, s in timeline.links),
+        gone_for + 5,
+    )
+    up = timeline.first_link(LinkState.UP, after=replugged)
+    # The port poll, a (compressed) join and slack for a loaded machine.
+    assert up - replugged <= poll + 0.6
+    gone = timeline.first_state(unavailable=True, after=unplugged)
+    assert gone is not None
+    assert gone - unplugged <= STALE_LIMIT
+    await until(hass, lambda: timeline.first_state(unavailable=False, after=up), 2)
+    back = timeline.first_state(unavailable=False, after=up)
+    assert back is not None
+    assert back - up <= BACK_LIMIT
     assert int(state(hass, POWER)) == sim.meter.power_w()
