@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Final, override
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_DEVICE
+from homeassistant.const import CONF_DEVICE, Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import entity_registry as er, issue_registry as ir, restore_state
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
@@ -255,6 +256,31 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         self.meter_info = identity
         for register in (self._import, self._export, *self._fixed.values()):
             register.scale = identity.scale
+        self._seed_registers()
+
+    def _seed_registers(self) -> None:
+        """Start the energy guard from the values Home Assistant restored.
+
+        Otherwise the first reading after a restart is taken whatever it is, and a
+        glitchy low one would be published as a register reset.
+        """
+        unique_id = self.config_entry.unique_id
+        if unique_id is None:
+            return
+        registry = er.async_get(self.hass)
+        last_states = restore_state.async_get(self.hass).last_states
+        for key, register in (("energy_import", self._import), ("energy_export", self._export)):
+            entity_id = registry.async_get_entity_id(Platform.SENSOR, DOMAIN, f"{unique_id}_{key}")
+            stored = last_states.get(entity_id) if entity_id is not None else None
+            if stored is None:
+                continue
+            try:
+                raw = Decimal(stored.state.state) / register.scale.to_kwh(1)
+            except InvalidOperation:
+                continue  # unavailable or unknown when Home Assistant stopped
+            # Not a whole count of this scale (the meter's scale changed): no seed.
+            if raw == raw.to_integral_value() and 0 <= raw < register.scale.modulus:
+                register.raw = int(raw)
 
     # --- polling --------------------------------------------------------------------
 
