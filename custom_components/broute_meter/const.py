@@ -34,3 +34,4 @@ ISSUE_METER_NOT_FOUND: Final = "meter_not_found"
 FIXED_TIME_MAX_AGE: Final = timedelta(minutes=40)
 
 MODEL_LV_METER: Final = "Low-voltage smart electric energy meter"
+CONF_IDENTITY: Final = "identity"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -35,6 +36,7 @@ from .broute.meters.low_voltage import (
     MeterIdentity,
 )
 from .const import (
+    CONF_IDENTITY,
     CONF_PAN,
     CONF_PASSWORD,
     CONF_RBID,
@@ -72,6 +74,10 @@ _UNREACHABLE_SINCE: HassKey[dict[str, datetime]] = HassKey(f"{DOMAIN}_unreachabl
 # Timing of every connection this integration opens; None = the library's real-world
 # defaults. Tests swap in compressed timings here.
 CONNECTION_TIMING: ConnectionTiming | None = None
+
+# After a start from the stored identity, how long the identity check waits: the first
+# values and the entities come first, the check's frame after them.
+IDENTITY_CHECK_DELAY = 10.0
 
 # What the entities know about the meter (maker, serial, maps, scale, phase layout).
 type MeterInfo = MeterIdentity
@@ -213,6 +219,7 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         self._fixed_seen: dict[Direction, datetime] = {}
         self._link_lost = False
         self._repair_refresh_pending = False
+        self._recheck_identity = False
         self._unsub_status = self.connection.add_status_listener(self._link_status)
 
     @property
@@ -230,9 +237,12 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
     @override
     async def _async_setup(self) -> None:
         """Join the meter and read what does not change."""
+        stored = self._stored_identity()
         try:
             await self.connection.connect()
-            identity = await self.meter.read_identity()
+            # A restart knows the meter already: the first frame after the join is the
+            # live poll; the identity is checked again in the background afterwards.
+            identity = stored if stored is not None else await self.meter.read_identity()
         except AuthenticationError as err:
             await self.connection.close()
             raise ConfigEntryAuthFailed(
@@ -289,7 +299,13 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         """Read the live values in one request."""
         identity = self.meter_info
         assert identity is not None  # set up before the first poll
-        stale = [d for d in identity.fixed_time_directions if self._fixed_time_stale(d)]
+        # The first poll carries the live values only (one frame, also after a start
+        # from the stored identity); the 30-minute registers follow with the next.
+        stale = (
+            []
+            if self.data is None
+            else [d for d in identity.fixed_time_directions if self._fixed_time_stale(d)]
+        )
         try:
             reading = await self.meter.read_live(identity, stale)
         except AuthenticationError as err:
@@ -313,7 +329,55 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         if not identity.complete:
             # Release letter and phase layout come with the first poll.
             self.meter_info = identity.completed_by(reading)
+            self._persist_identity()
+        elif self._recheck_identity:
+            self._recheck_identity = False
+            self.config_entry.async_create_background_task(
+                self.hass, self._check_identity(identity), f"{DOMAIN} identity check"
+            )
         return self._build(reading)
+
+    def _stored_identity(self) -> MeterIdentity | None:
+        data = self.config_entry.data.get(CONF_IDENTITY)
+        if data is None:
+            return None
+        try:
+            identity = MeterIdentity.from_store(data)
+        except KeyError, TypeError, ValueError:
+            LOGGER.debug("Stored meter identity unreadable; reading it from the meter")
+            return None
+        self._recheck_identity = True
+        return identity
+
+    def _persist_identity(self) -> None:
+        info = self.meter_info
+        if info is None or not info.complete:
+            return
+        stored = info.to_store()
+        if self.config_entry.data.get(CONF_IDENTITY) != stored:
+            self.hass.config_entries.async_update_entry(
+                self.config_entry, data={**self.config_entry.data, CONF_IDENTITY: stored}
+            )
+
+    async def _check_identity(self, stored: MeterIdentity) -> None:
+        """Read the identity again (one frame, after the first values are shown).
+
+        Another meter behind the same entry (a swap with the same credentials) or a
+        changed scale: forget the stored identity and reload, so the entry sets up from
+        what the meter says now.
+        """
+        await asyncio.sleep(IDENTITY_CHECK_DELAY)
+        try:
+            fresh = await self.meter.read_identity()
+        except BRouteError as err:
+            LOGGER.debug("Identity check postponed to the next start: %s", err)
+            return
+        if stored.same_meter(fresh):
+            return
+        LOGGER.info("The meter behind %s changed its identity; reloading", self.config_entry.title)
+        data = {k: v for k, v in self.config_entry.data.items() if k != CONF_IDENTITY}
+        self.hass.config_entries.async_update_entry(self.config_entry, data=data)
+        self.hass.config_entries.async_schedule_reload(self.config_entry.entry_id)
 
     def _fixed_time_stale(self, direction: Direction) -> bool:
         # Judged by when the reading arrived, not by the meter's own timestamp: a

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.const import CONF_DEVICE
 
-from .const import CONF_PASSWORD, CONF_RBID, CONF_USB_SERIAL
+from .const import CONF_IDENTITY, CONF_PASSWORD, CONF_RBID, CONF_USB_SERIAL
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -46,7 +46,8 @@ async def async_get_config_entry_diagnostics(
             "entry": {
                 "title": entry.title,
                 "unique_id": entry.unique_id,
-                "data": dict(entry.data),
+                # The stored identity is the "meter" section below, redacted there.
+                "data": {k: v for k, v in entry.data.items() if k != CONF_IDENTITY},
                 "options": dict(entry.options),
             },
             "meter": coordinator.meter_info.as_dict() if coordinator.meter_info else None,
