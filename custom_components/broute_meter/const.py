@@ -54,3 +54,4 @@ METER_CLASS_LOW_VOLTAGE: Final = "low_voltage"
 METER_CLASS_HIGH_VOLTAGE: Final = "high_voltage"
 
 MODEL_HV_METER: Final = "High-voltage smart electric energy meter"
+CONF_IDENTITY: Final = "identity"

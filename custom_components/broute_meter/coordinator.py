@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
 import hmac
 import secrets
 from typing import TYPE_CHECKING, Final, override
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_DEVICE
+from homeassistant.const import CONF_DEVICE, Platform
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import (
     ConfigEntryAuthFailed,
     ConfigEntryError,
     ConfigEntryNotReady,
 )
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import entity_registry as er, issue_registry as ir, restore_state
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
@@ -29,7 +31,7 @@ from .broute.errors import (
     PortNotReadyError,
     error_translation_key,
 )
-from .broute.link import LinkState, LinkStatus
+from .broute.link import LinkStatus
 from .broute.links.detect import Firmware
 from .broute.links.wisun import PanDescriptor
 from .broute.meters.low_voltage import (
@@ -45,6 +47,7 @@ from .broute.meters.low_voltage import (
 from .const import (
     CONF_CONNECTION,
     CONF_FIRMWARE,
+    CONF_IDENTITY,
     CONF_METER_FINGERPRINT,
     CONF_METER_KEY,
     CONF_PAN,
@@ -63,6 +66,7 @@ from .const import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from .broute.link import LinkStatus
     from .history import HistoryImporter
 
 type BRouteConfigEntry = ConfigEntry[BRouteRuntimeData]
@@ -84,6 +88,10 @@ _UNREACHABLE_SINCE: HassKey[dict[str, datetime]] = HassKey(f"{DOMAIN}_unreachabl
 # Timing of every connection this integration opens; None = the library's real-world
 # defaults. Tests swap in compressed timings here.
 CONNECTION_TIMING: ConnectionTiming | None = None
+
+# After a start from the stored identity, how long the identity check waits: the first
+# values and the entities come first, the check's frame after them.
+IDENTITY_CHECK_DELAY = 10.0
 
 # What the entities know about the meter (maker, serial, maps, scale, phase layout).
 type MeterInfo = MeterIdentity
@@ -243,6 +251,8 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         self._energy_time: datetime | None = None
         self._fixed_seen: dict[Direction, datetime] = {}
         self._link_lost = False
+        self._repair_refresh_pending = False
+        self._recheck_identity = False
         self._unsub_status = self.connection.add_status_listener(self._link_status)
 
     @property
@@ -260,9 +270,12 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
     @override
     async def _async_setup(self) -> None:
         """Join the meter and read what does not change."""
+        stored = self._stored_identity()
         try:
             await self.connection.connect()
-            identity = await self.meter.read_identity()
+            # A restart knows the meter already: the first frame after the join is the
+            # live poll; the identity is checked again in the background afterwards.
+            identity = stored if stored is not None else await self.meter.read_identity()
             route_b_id = await self.meter.read_route_b_id(identity)
         except AuthenticationError as err:
             await self.connection.close()
@@ -292,6 +305,31 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         self.meter_info = identity
         for register in (self._import, self._export, *self._fixed.values()):
             register.scale = identity.scale
+        self._seed_registers()
+
+    def _seed_registers(self) -> None:
+        """Start the energy guard from the values Home Assistant restored.
+
+        Otherwise the first reading after a restart is taken whatever it is, and a
+        glitchy low one would be published as a register reset.
+        """
+        unique_id = self.config_entry.unique_id
+        if unique_id is None:
+            return
+        registry = er.async_get(self.hass)
+        last_states = restore_state.async_get(self.hass).last_states
+        for key, register in (("energy_import", self._import), ("energy_export", self._export)):
+            entity_id = registry.async_get_entity_id(Platform.SENSOR, DOMAIN, f"{unique_id}_{key}")
+            stored = last_states.get(entity_id) if entity_id is not None else None
+            if stored is None:
+                continue
+            try:
+                raw = Decimal(stored.state.state) / register.scale.to_kwh(1)
+            except InvalidOperation:
+                continue  # unavailable or unknown when Home Assistant stopped
+            # Not a whole count of this scale (the meter's scale changed): no seed.
+            if raw == raw.to_integral_value() and 0 <= raw < register.scale.modulus:
+                register.raw = int(raw)
 
     def _check_meter(self, identity: MeterIdentity, route_b_id: RouteBIdentifier | None) -> None:
         """Remember this meter by a keyed C0 fingerprint; a different one is an error.
@@ -332,7 +370,13 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         """Read the live values in one request."""
         identity = self.meter_info
         assert identity is not None  # set up before the first poll
-        stale = [d for d in identity.fixed_time_directions if self._fixed_time_stale(d)]
+        # The first poll carries the live values only (one frame, also after a start
+        # from the stored identity); the 30-minute registers follow with the next.
+        stale = (
+            []
+            if self.data is None
+            else [d for d in identity.fixed_time_directions if self._fixed_time_stale(d)]
+        )
         try:
             reading = await self.meter.read_live(identity, stale)
         except AuthenticationError as err:
@@ -356,7 +400,55 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         if not identity.complete:
             # Release letter and phase layout come with the first poll.
             self.meter_info = identity.completed_by(reading)
+            self._persist_identity()
+        elif self._recheck_identity:
+            self._recheck_identity = False
+            self.config_entry.async_create_background_task(
+                self.hass, self._check_identity(identity), f"{DOMAIN} identity check"
+            )
         return self._build(reading)
+
+    def _stored_identity(self) -> MeterIdentity | None:
+        data = self.config_entry.data.get(CONF_IDENTITY)
+        if data is None:
+            return None
+        try:
+            identity = MeterIdentity.from_store(data)
+        except KeyError, TypeError, ValueError:
+            LOGGER.debug("Stored meter identity unreadable; reading it from the meter")
+            return None
+        self._recheck_identity = True
+        return identity
+
+    def _persist_identity(self) -> None:
+        info = self.meter_info
+        if info is None or not info.complete:
+            return
+        stored = info.to_store()
+        if self.config_entry.data.get(CONF_IDENTITY) != stored:
+            self.hass.config_entries.async_update_entry(
+                self.config_entry, data={**self.config_entry.data, CONF_IDENTITY: stored}
+            )
+
+    async def _check_identity(self, stored: MeterIdentity) -> None:
+        """Read the identity again (one frame, after the first values are shown).
+
+        Another meter behind the same entry (a swap with the same credentials) or a
+        changed scale: forget the stored identity and reload, so the entry sets up from
+        what the meter says now.
+        """
+        await asyncio.sleep(IDENTITY_CHECK_DELAY)
+        try:
+            fresh = await self.meter.read_identity()
+        except BRouteError as err:
+            LOGGER.debug("Identity check postponed to the next start: %s", err)
+            return
+        if stored.same_meter(fresh):
+            return
+        LOGGER.info("The meter behind %s changed its identity; reloading", self.config_entry.title)
+        data = {k: v for k, v in self.config_entry.data.items() if k != CONF_IDENTITY}
+        self.hass.config_entries.async_update_entry(self.config_entry, data=data)
+        self.hass.config_entries.async_schedule_reload(self.config_entry.entry_id)
 
     def _fixed_time_stale(self, direction: Direction) -> bool:
         # Judged by when the reading arrived, not by the meter's own timestamp: a
@@ -439,21 +531,44 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
 
     @callback
     def _link_status(self, status: LinkStatus) -> None:
-        """Poll as soon as a repaired link is back, instead of at the next interval."""
-        if status.state is LinkState.REPAIRING:
+        """Let the link's state drive availability, not the next poll.
+
+        A known loss marks the data failed at once (HA logs it once and the entities
+        go unavailable), so no pre-fault value stays shown as current while the link
+        repairs. HELD (a transparent re-authentication, a transmit-limit pause) is not
+        a loss. When the link is back after a loss, poll at once.
+        """
+        if self.meter_info is None:
+            # Setting up: _async_setup reports its own failure.
+            return
+        if status.lost:
             self._link_lost = True
+            err = self.connection.link.unavailable_error()
+            self.async_set_update_error(
+                UpdateFailed(translation_domain=DOMAIN, translation_key=error_translation_key(err))
+            )
         elif status.up and self._link_lost:
             self._link_lost = False
             # Only when it polls on its own: whoever drives the polls otherwise (tests,
-            # the soak) must not get a second refresh overlapping theirs.
+            # the soak) must not get an extra refresh between theirs.
             if (
-                self.meter_info is not None
-                and not self.last_update_success
+                not self.last_update_success
                 and self.update_interval is not None
+                and not self._repair_refresh_pending
             ):
+                self._repair_refresh_pending = True
                 self.config_entry.async_create_background_task(
-                    self.hass, self.async_request_refresh(), f"{DOMAIN} refresh after repair"
+                    self.hass, self._refresh_after_repair(), f"{DOMAIN} refresh after repair"
                 )
+
+    async def _refresh_after_repair(self) -> None:
+        # A direct refresh: async_request_refresh's debouncer would add its cooldown.
+        # async_refresh runs under the debouncer's lock, so it never overlaps a timer
+        # poll; the flag keeps repairs in quick succession from queueing several.
+        try:
+            await self.async_refresh()
+        finally:
+            self._repair_refresh_pending = False
 
     # --- bookkeeping ----------------------------------------------------------------
 

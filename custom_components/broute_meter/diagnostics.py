@@ -11,6 +11,7 @@ from homeassistant.const import CONF_DEVICE
 from .const import (
     CONF_ADDRESS,
     CONF_IDENTIFICATION,
+    CONF_IDENTITY,
     CONF_INTERFACE,
     CONF_METER_FINGERPRINT,
     CONF_METER_KEY,
@@ -65,7 +66,8 @@ async def async_get_config_entry_diagnostics(
             "entry": {
                 "title": entry.title,
                 "unique_id": entry.unique_id,
-                "data": dict(entry.data),
+                # The stored identity is the "meter" section below, redacted there.
+                "data": {k: v for k, v in entry.data.items() if k != CONF_IDENTITY},
                 "options": dict(entry.options),
             },
             "meter": coordinator.meter_info.as_dict() if coordinator.meter_info else None,

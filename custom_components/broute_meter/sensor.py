@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 from homeassistant.components.sensor import (
+    RestoreSensor,
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
@@ -189,8 +190,8 @@ async def async_setup_entry(
     async_add_entities(entities)
 
 
-class BRouteSensor(BRouteEntity, SensorEntity):
-    """A value of the meter."""
+class BRouteSensor(BRouteEntity, RestoreSensor):
+    """A value of the meter; its last state is kept so a restart can seed the energy guard."""
 
     entity_description: BRouteSensorEntityDescription
 

@@ -7,11 +7,22 @@ Rules from the protocol reference: a register counts modulo 10^D7 (effective dig
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
+from homeassistant.core import State
 import pytest
+from pytest_homeassistant_custom_component.common import mock_restore_cache
 
 from custom_components.broute_meter.broute.echonet import EnergyScale
 from custom_components.broute_meter.coordinator import CumulativeRegister
+
+from ..helpers import set_up, state
+from .conftest import SimFactory, entry_for
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+
+IMPORT = "sensor.simulated_meter_energy_import"
 
 SIX_DIGITS_TENTHS = EnergyScale(coefficient=1, unit=Decimal("0.1"), digits=6)
 
@@ -92,3 +103,23 @@ def test_a_reading_from_before_the_wrap_is_not_an_increase() -> None:
     reg.offer(15)
     assert not reg.offer(999_995)
     assert reg.raw == 15
+
+
+async def test_restart_seeds_the_guard_from_the_restored_state(
+    hass: HomeAssistant, make_simulator: SimFactory
+) -> None:
+    """A first reading below the value restored at restart is not published as a reset."""
+    sim = await make_simulator()
+    entry = await set_up(hass, entry_for(sim))
+    truth = sim.meter.forward_kwh()
+    assert truth is not None
+    assert Decimal(state(hass, IMPORT)).quantize(truth) == truth
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+    # Home Assistant stopped at a higher value: the meter's reading now is a glitch.
+    before = truth + 5
+    mock_restore_cache(hass, [State(IMPORT, str(before))])
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert Decimal(state(hass, IMPORT)).quantize(before) == before

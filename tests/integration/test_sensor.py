@@ -29,7 +29,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.broute_meter import coordinator as coordinator_module
 from custom_components.broute_meter.broute import ConnectionTiming, LinkState
-from custom_components.broute_meter.const import DOMAIN
+from custom_components.broute_meter.const import CONF_IDENTITY, DOMAIN
 from simulator import JST, ManualClock, MeterConfig, SimulatedMeter, Simulator
 
 from ..helpers import refresh, set_up, state
@@ -291,7 +291,12 @@ async def test_unavailable_and_back(
     assert state(hass, POWER) == STATE_UNAVAILABLE
     assert state(hass, IMPORT) == STATE_UNAVAILABLE
     assert state(hass, FAULT) == STATE_UNAVAILABLE
-    went = [r for r in caplog.records if "Error fetching" in r.getMessage()]
+    # Logged once, by whichever saw the outage first: the link's report or the poll.
+    went = [
+        r
+        for r in caplog.records
+        if r.getMessage().startswith(("Error fetching", "Error requesting"))
+    ]
     assert len(went) == 1
 
     for _ in range(100):
@@ -449,3 +454,65 @@ async def test_fault_status_follows_the_meter(
     simulator.config.fault = False
     await refresh(hass, loaded_entry)
     assert state(hass, FAULT) == STATE_OFF
+
+
+async def test_a_restart_needs_only_the_poll_frame(
+    hass: HomeAssistant, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The identity is kept in the entry: after a restart the first frame is the live poll.
+
+    It is checked again (one frame) once the values are shown.
+    """
+    entry = await setup(hass, simulator)
+    monkeypatch.setattr(coordinator_module, "IDENTITY_CHECK_DELAY", 0.3)
+    stored = entry.data[CONF_IDENTITY]
+    assert stored["complete"] is True
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+    sendto_before = simulator.stats.commands.get("SKSENDTO", 0)
+    sent_when_shown: list[int] = []
+
+    @callback
+    def first_power(event: Event[EventStateChangedData]) -> None:
+        new = event.data["new_state"]
+        if event.data["entity_id"] == POWER and new is not None and not sent_when_shown:
+            sent_when_shown.append(simulator.stats.commands.get("SKSENDTO", 0))
+
+    unsubscribe = hass.bus.async_listen(EVENT_STATE_CHANGED, first_power)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    unsubscribe()
+    assert [n - sendto_before for n in sent_when_shown] == [1]
+    assert int(state(hass, POWER)) == simulator.meter.power_w()
+    assert kwh(state(hass, IMPORT)) == truth(simulator.meter.forward_kwh())
+    # The background check reads the identity and finds the same meter.
+    for _ in range(200):
+        await sim_wait(hass)
+        if simulator.stats.commands.get("SKSENDTO", 0) - sendto_before >= 2:
+            break
+    assert simulator.stats.commands.get("SKSENDTO", 0) - sendto_before == 2
+    assert entry.data[CONF_IDENTITY] == stored
+
+
+async def test_a_swapped_meter_is_read_again(
+    hass: HomeAssistant, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stored identity the meter contradicts (another serial) is replaced after a reload."""
+    monkeypatch.setattr(coordinator_module, "IDENTITY_CHECK_DELAY", 0.05)
+    entry = await setup(hass, simulator)
+    truth_identity = entry.data[CONF_IDENTITY]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    hass.config_entries.async_update_entry(
+        entry,
+        data={**entry.data, CONF_IDENTITY: {**truth_identity, "serial_number": "OLD METER"}},
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    for _ in range(200):
+        await sim_wait(hass)
+        if entry.data.get(CONF_IDENTITY) == truth_identity:
+            break
+    assert entry.data[CONF_IDENTITY] == truth_identity
+    assert int(state(hass, POWER)) == simulator.meter.power_w()

@@ -9,7 +9,8 @@ pushes) pass in seconds. Every check compares with the simulator's ground truth:
 * after every fault clears, valid values come back within a bounded time;
 * energy never decreases except at a true register wrap, is never 0 or a sentinel and
   never moves further than the meter's own register did; power and current are
-  unavailable (not stale) while the meter cannot be read;
+  unavailable (not stale) while the meter cannot be read, and within 1 s of the link
+  reporting a loss, between polls too;
 * the config entry stays LOADED throughout.
 
 Violations are collected (not asserted one by one) so a long run reports all of them.
@@ -31,9 +32,10 @@ import tracemalloc
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.const import EVENT_STATE_CHANGED, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import Event, EventStateChangedData, callback
 
-from custom_components.broute_meter.broute import ConnectionTiming
+from custom_components.broute_meter.broute import ConnectionTiming, LinkStatus
 from simulator import ManualClock, MeterConfig, SimulatedMeter, Simulator
 
 if TYPE_CHECKING:
@@ -55,6 +57,9 @@ UNIT_CODE = 0x02
 DIGITS = 4
 MODULUS = 10**DIGITS
 WARM_UP_POLLS = 20
+#: The issue's rule: once the link reports a loss, no old value is shown as current
+#: for longer than this (seconds), whether or not a poll comes.
+STALE_LIMIT = 1.0
 #: Polls between the faults of the opening tour (every kind once).
 TOUR_SPACING = 6
 
@@ -105,6 +110,9 @@ class SoakReport:
     wraps_import: int = 0
     wraps_export: int = 0
     error_fetching_logs: int = 0
+    unavailable_episodes: int = 0
+    losses: int = 0
+    worst_stale_after_loss: float = 0.0
     fds: tuple[int, int] = (0, 0)
     tasks: tuple[int, int] = (0, 0)
     memory_kib: tuple[float, float] = (0.0, 0.0)
@@ -135,6 +143,9 @@ class SoakReport:
             "wraps_import": self.wraps_import,
             "wraps_export": self.wraps_export,
             "error_fetching_logs": self.error_fetching_logs,
+            "unavailable_episodes": self.unavailable_episodes,
+            "link_losses": self.losses,
+            "worst_stale_after_loss_s": round(self.worst_stale_after_loss, 3),
             "fds_before_after": list(self.fds),
             "tasks_before_after": list(self.tasks),
             "traced_memory_kib_warm_mid_end": [
@@ -249,6 +260,8 @@ class Soak:
         self._restore: list[Callable[[], None]] = []
         self._sna_poll = False
         self._tour: list[str] | None = None
+        self._lost_at: float | None = None  # loop time of the link's loss report
+        self._was_ok = True
         # Recovery bound: one failing poll, the gap to the next, and one rejoin with its
         # backoff, plus slack for a loaded 2-core machine.
         self.recovery_bound = (
@@ -414,6 +427,44 @@ class Soak:
             if value != STATE_UNAVAILABLE:
                 self._violation(f"{entity_id} shows {value} while the meter cannot be read")
 
+    @callback
+    def _on_link(self, status: LinkStatus) -> None:
+        """Availability follows the link: a reported loss shows within STALE_LIMIT."""
+        if not status.lost:
+            self._lost_at = None
+            return
+        if self._lost_at is not None:
+            return
+        self._lost_at = self.loop.time()
+        self.report.losses += 1
+        self.loop.call_later(STALE_LIMIT, self._check_loss_shown, self._lost_at)
+
+    def _check_loss_shown(self, lost_at: float) -> None:
+        if self._lost_at != lost_at:
+            return  # back within the limit: a value shown now may be fresh
+        value = self._state(POWER)
+        if value != STATE_UNAVAILABLE:
+            self._violation(
+                f"power shows {value} {self.loop.time() - lost_at:.2f} s after the link "
+                f"reported a loss ({self.coordinator.connection.status})"
+            )
+
+    @callback
+    def _on_state(self, event: Event[EventStateChangedData]) -> None:
+        new = event.data["new_state"]
+        if event.data["entity_id"] != POWER or new is None:
+            return
+        if new.state == STATE_UNAVAILABLE and self._lost_at is not None:
+            stale = self.loop.time() - self._lost_at
+            self.report.worst_stale_after_loss = max(self.report.worst_stale_after_loss, stale)
+
+    @callback
+    def _on_coordinator(self) -> None:
+        ok = self.coordinator.last_update_success
+        if self._was_ok and not ok:
+            self.report.unavailable_episodes += 1
+        self._was_ok = ok
+
     # --- the run ----------------------------------------------------------------------
 
     async def _link_back(self) -> None:
@@ -478,6 +529,11 @@ class Soak:
         # the one that succeeded while the coordinator reports the one that failed.
         self.coordinator.update_interval = None
         self.coordinator._unschedule_refresh()
+        unsubs = [
+            self.coordinator.connection.add_status_listener(self._on_link),
+            self.hass.bus.async_listen(EVENT_STATE_CHANGED, self._on_state),
+            self.coordinator.async_add_listener(self._on_coordinator),
+        ]
         began = time.monotonic()
         first_meter_time = self.sim.meter.now()
         try:
@@ -570,6 +626,8 @@ class Soak:
             report.fds = (report.fds[0], _fd_count())
             report.tasks = (report.tasks[0], len(asyncio.all_tasks()))
         finally:
+            for unsub in unsubs:
+                unsub()
             root.removeHandler(records)
             for handler in detached:
                 root.addHandler(handler)
@@ -586,14 +644,16 @@ class Soak:
     def _judge_logs(self, records: list[tuple[str, str, bool]]) -> None:
         report = self.report
         for level, message, has_traceback in records:
-            if message.startswith("Error fetching ") and not has_traceback:
+            if message.startswith(("Error fetching ", "Error requesting ")) and not has_traceback:
                 report.error_fetching_logs += 1
                 continue
             report.violations.append(f"logged at {level}: {message[:200]}")
-        # The coordinator logs one ERROR per outage (when it starts), never per poll.
-        if report.error_fetching_logs > report.outages:
+        # The coordinator logs one ERROR per outage (when it starts: the link's loss
+        # report or a failed poll), never per poll.
+        if report.error_fetching_logs > report.unavailable_episodes:
             report.violations.append(
-                f"{report.error_fetching_logs} 'Error fetching' logs for {report.outages} outages"
+                f"{report.error_fetching_logs} error logs for "
+                f"{report.unavailable_episodes} unavailable episodes"
             )
 
     def _judge_leaks(self) -> None:

@@ -212,8 +212,12 @@ class WiSunTiming:
     join_confirm_delay: float = 5.0
     #: How long after a session expiry the dongle may re-authenticate by itself.
     reauth_grace: float = 15.0
+    #: Backoff of the repair steps that cost air time (scans, joins the meter refuses).
     reconnect_backoff: float = 1.0
     reconnect_backoff_max: float = 60.0
+    #: While the port is gone (unplugged dongle, lost socket), how often it is tried
+    #: again: a stat of a device path or a TCP connect, no radio time, so no backoff.
+    port_poll_interval: float = 2.0
     #: A background rejoin that keeps failing falls back to a scan after this many tries;
     #: the try before the scan resets the dongle first (re-PANA, reset, rescan).
     rescan_after_failures: int = 3
@@ -238,6 +242,7 @@ class WiSunTiming:
             reauth_grace=0.3,
             reconnect_backoff=0.05,
             reconnect_backoff_max=0.4,
+            port_poll_interval=0.1,
             rescan_after_failures=3,
             keepalive_interval=None,
             term_timeout=0.5,
@@ -649,6 +654,7 @@ class WiSunLink(Link):
         try:
             while not self._closing:
                 repair = self._repair
+                port_gone = False
                 try:
                     if repair >= _Repair.REOPEN:
                         await self._teardown()
@@ -690,6 +696,7 @@ class WiSunLink(Link):
                 except TransportError as exc:
                     self.last_error = exc
                     self._repair = _Repair.REOPEN
+                    port_gone = True
                 except DongleError as exc:
                     self.last_error = exc
                     self._repair = max(self._repair, _Repair(min(repair + 1, _Repair.REOPEN)))
@@ -699,6 +706,11 @@ class WiSunLink(Link):
                 self._set_status(
                     LinkState.REPAIRING, "repair attempt failed", error=self.last_error
                 )
+                if port_gone:
+                    # Notice a dongle that comes back within the poll interval however
+                    # long it was gone; the air-time backoff is kept for later rungs.
+                    await asyncio.sleep(min(delay, self.timing.port_poll_interval))
+                    continue
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.timing.reconnect_backoff_max)
         finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 import enum
 import time as monotonic_time
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -137,6 +138,56 @@ class MeterIdentity(DeviceIdentity):
             "single_phase": self.single_phase,
             "reverse_metering": self.reverse_metering,
         }
+
+    def to_store(self) -> dict[str, Any]:
+        """Everything, JSON-friendly, for a restart to skip the identity frame."""
+        maps = {
+            name: None if epcs is None else sorted(epcs)
+            for name, epcs in (
+                ("get_map", self.get_map),
+                ("set_map", self.set_map),
+                ("status_change_map", self.status_change_map),
+            )
+        }
+        return {
+            "maker_code": self.maker_code,
+            "manufacturer": self.manufacturer,
+            "serial_number": self.serial_number,
+            "release": self.release,
+            **maps,
+            "scale": [self.scale.coefficient, str(self.scale.unit), self.scale.digits],
+            "single_phase": self.single_phase,
+            "reverse_metering": self.reverse_metering,
+            "complete": self.complete,
+        }
+
+    @classmethod
+    def from_store(cls, data: Mapping[str, Any]) -> MeterIdentity:
+        """The identity :meth:`to_store` wrote; KeyError/TypeError/ValueError if it is not."""
+
+        def epcs(name: str) -> frozenset[int] | None:
+            value = data[name]
+            return None if value is None else frozenset(int(epc) for epc in value)
+
+        coefficient, unit, digits = data["scale"]
+        return cls(
+            maker_code=data["maker_code"],
+            manufacturer=data["manufacturer"],
+            serial_number=data["serial_number"],
+            release=data["release"],
+            get_map=epcs("get_map"),
+            set_map=epcs("set_map"),
+            status_change_map=epcs("status_change_map"),
+            scale=EnergyScale(int(coefficient), Decimal(unit), int(digits)),
+            single_phase=bool(data["single_phase"]),
+            reverse_metering=bool(data["reverse_metering"]),
+            complete=bool(data["complete"]),
+        )
+
+    def same_meter(self, other: MeterIdentity) -> bool:
+        """Whether ``other`` (read fresh) describes this meter with the same static facts."""
+        fields_ = ("maker_code", "serial_number", "get_map", "scale", "reverse_metering")
+        return all(getattr(self, f) == getattr(other, f) for f in fields_)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

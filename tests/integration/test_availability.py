@@ -1,0 +1,228 @@
+"""Availability follows the link: unavailable within 1 s of a known loss, back at once.
+
+No test here polls by hand: the entry polls once an hour, so only the link's status
+reports can make the power entity unavailable and bring it back within the test. Each
+state change and link report is stamped with the loop's clock and compared with the
+simulator's ground truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from homeassistant.const import EVENT_STATE_CHANGED, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import Event, EventStateChangedData, callback
+import pytest
+
+from custom_components.broute_meter import coordinator as coordinator_module
+from custom_components.broute_meter.broute import ConnectionTiming, LinkState, LinkStatus
+
+from ..helpers import set_up, state
+from .conftest import SimFactory, entry_for
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+    from simulator import Simulator
+
+POWER = "sensor.simulated_meter_power"
+
+# The issue's rule: a value known stale is gone within 1 s. Once the link is back the
+# value is valid within one round trip + 0.5 s; the simulator's round trip is a few ms.
+STALE_LIMIT = 1.0
+BACK_LIMIT = 0.5 + 0.2  # + a margin for a loaded 2-core machine
+
+
+@dataclass
+class Timeline:
+    """Loop-clock stamps of the power entity's states and of the link's reports."""
+
+    loop: asyncio.AbstractEventLoop
+    states: list[tuple[float, str]] = field(default_factory=list)
+    links: list[tuple[float, LinkState]] = field(default_factory=list)
+
+    def first_link(self, predicate: LinkState, after: float = 0.0) -> float:
+        for at, link_state in self.links:
+            if at >= after and link_state is predicate:
+                return at
+        raise AssertionError(f"no {predicate} report after {after}: {self.links}")
+
+    def first_lost(self, after: float = 0.0) -> float:
+        for at, link_state in self.links:
+            if at >= after and link_state in (LinkState.REPAIRING, LinkState.DOWN):
+                return at
+        raise AssertionError(f"no loss reported: {self.links}")
+
+    def first_state(self, *, unavailable: bool, after: float) -> float | None:
+        for at, value in self.states:
+            if at >= after and (value == STATE_UNAVAILABLE) is unavailable:
+                return at
+        return None
+
+
+async def watch(hass: HomeAssistant, entry: MockConfigEntry) -> Timeline:
+    timeline = Timeline(asyncio.get_running_loop())
+
+    @callback
+    def on_state(event: Event[EventStateChangedData]) -> None:
+        new = event.data["new_state"]
+        if event.data["entity_id"] == POWER and new is not None:
+            timeline.states.append((timeline.loop.time(), new.state))
+
+    @callback
+    def on_link(status: LinkStatus) -> None:
+        timeline.links.append((timeline.loop.time(), status.state))
+
+    hass.bus.async_listen(EVENT_STATE_CHANGED, on_state)
+    link = entry.runtime_data.coordinator.connection.link
+    entry.async_on_unload(link.add_status_listener(on_link))
+    return timeline
+
+
+async def loaded(hass: HomeAssistant, sim: Simulator) -> MockConfigEntry:
+    entry = await set_up(hass, entry_for(sim, scan_interval=3600))
+    assert state(hass, POWER) not in (STATE_UNAVAILABLE, STATE_UNKNOWN)
+    return entry
+
+
+async def until(hass: HomeAssistant, done: Callable[[], object], limit: float) -> None:
+    """Wait (bounded) until ``done()`` holds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not done() and loop.time() < deadline:
+        await asyncio.sleep(0.01)
+        await hass.async_block_till_done()
+
+
+async def assert_lost_then_back(hass: HomeAssistant, sim: Simulator, timeline: Timeline) -> None:
+    """Unavailable within 1 s of the reported loss; valid again right after UP."""
+    start = timeline.loop.time()
+    await until(hass, lambda: any(s is LinkState.REPAIRING for _, s in timeline.links), 5)
+    lost = timeline.first_lost(after=start)
+    # The coordinator hears the report first: its state write may carry an earlier stamp.
+    await until(hass, lambda: timeline.first_state(unavailable=True, after=start), 2)
+    gone = timeline.first_state(unavailable=True, after=start)
+    assert gone is not None, f"power never went unavailable: {timeline}"
+    assert gone - lost <= STALE_LIMIT
+
+    await until(hass, lambda: timeline.first_state(unavailable=False, after=gone), 10)
+    back = timeline.first_state(unavailable=False, after=gone)
+    assert back is not None, f"power never came back: {timeline.links}"
+    up = timeline.first_link(LinkState.UP, after=gone)
+    assert back - up <= BACK_LIMIT
+    assert int(state(hass, POWER)) == sim.meter.power_w()
+
+
+async def test_unplug_is_unavailable_at_once(
+    hass: HomeAssistant, make_simulator: SimFactory
+) -> None:
+    """The port goes away: no poll is needed for the power to turn unavailable."""
+    sim = await make_simulator()
+    entry = await loaded(hass, sim)
+    timeline = await watch(hass, entry)
+    sim.faults.disconnect(1.0)
+    await assert_lost_then_back(hass, sim, timeline)
+
+
+async def test_session_ended_by_the_meter(hass: HomeAssistant, make_simulator: SimFactory) -> None:
+    """EVENT 26: unavailable at once; values back one join + a round trip later."""
+    sim = await make_simulator()
+    entry = await loaded(hass, sim)
+    timeline = await watch(hass, entry)
+    sim.faults.end_session()
+    await assert_lost_then_back(hass, sim, timeline)
+
+
+async def test_session_expired_without_reauthentication(
+    hass: HomeAssistant, make_simulator: SimFactory
+) -> None:
+    """EVENT 29 with no EVENT 25: a hold first, then a loss that shows at once."""
+    sim = await make_simulator()
+    entry = await loaded(hass, sim)
+    timeline = await watch(hass, entry)
+    sim.faults.expire_session(reauth=False)
+    await assert_lost_then_back(hass, sim, timeline)
+    assert LinkState.HELD in [s for _, s in timeline.links]
+
+
+async def test_transparent_reauthentication_does_not_flap(
+    hass: HomeAssistant, make_simulator: SimFactory
+) -> None:
+    """EVENT 29 then EVENT 25: the link holds, the entities stay available."""
+    sim = await make_simulator()
+    entry = await loaded(hass, sim)
+    timeline = await watch(hass, entry)
+    sim.faults.expire_session(reauth=True)
+    await until(hass, lambda: LinkState.HELD in [s for _, s in timeline.links], 2)
+    await until(hass, lambda: timeline.links and timeline.links[-1][1] is LinkState.UP, 2)
+    await asyncio.sleep(0.5)  # past the re-authentication grace
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert [s for _, s in timeline.links] == [LinkState.HELD, LinkState.UP]
+    assert all(value != STATE_UNAVAILABLE for _, value in timeline.states)
+    assert int(state(hass, POWER)) == sim.meter.power_w()
+
+
+async def test_one_dropped_reply_does_not_flap(
+    hass: HomeAssistant, make_simulator: SimFactory
+) -> None:
+    """A reply the retry absorbs is no loss: the poll succeeds, nothing goes unavailable."""
+    sim = await make_simulator()
+    entry = await loaded(hass, sim)
+    timeline = await watch(hass, entry)
+    sim.faults.drop_replies(1)
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert entry.runtime_data.coordinator.last_update_success
+    assert timeline.links == []
+    assert all(value != STATE_UNAVAILABLE for _, value in timeline.states)
+    assert sim.stats.faults["drop_reply"] == 1
+    assert int(state(hass, POWER)) == sim.meter.power_w()
+
+
+@pytest.mark.parametrize("pty", [False, True], ids=["socket", "pty"])
+async def test_a_returning_dongle_is_noticed_at_once(
+    hass: HomeAssistant,
+    make_simulator: SimFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    pty: bool,
+) -> None:
+    """Gone for longer than the air-time backoff: found within the port poll of its return.
+
+    The scan/join backoff may grow to 5 s here; the port is tried every 0.2 s while it
+    is gone, so the link is up again within that (+ a join) of the replug. Socket: the
+    connection is refused meanwhile; pty: the device path is gone (a USB unplug).
+    """
+    poll = 0.2
+    timing = ConnectionTiming.fast().evolve(
+        reconnect_backoff=0.1, reconnect_backoff_max=5.0, port_poll_interval=poll
+    )
+    monkeypatch.setattr(coordinator_module, "CONNECTION_TIMING", timing)
+    sim = await make_simulator(pty=pty)
+    entry = await loaded(hass, sim)
+    timeline = await watch(hass, entry)
+    gone_for = 3.5
+    unplugged = timeline.loop.time()
+    sim.faults.disconnect(gone_for)
+    replugged = unplugged + gone_for
+    await until(
+        hass,
+        lambda: any(at >= replugged and s is LinkState.UP for at, s in timeline.links),
+        gone_for + 5,
+    )
+    up = timeline.first_link(LinkState.UP, after=replugged)
+    # The port poll, a (compressed) join and slack for a loaded machine.
+    assert up - replugged <= poll + 0.6
+    gone = timeline.first_state(unavailable=True, after=unplugged)
+    assert gone is not None
+    assert gone - unplugged <= STALE_LIMIT
+    await until(hass, lambda: timeline.first_state(unavailable=False, after=up), 2)
+    back = timeline.first_state(unavailable=False, after=up)
+    assert back is not None
+    assert back - up <= BACK_LIMIT
+    assert int(state(hass, POWER)) == sim.meter.power_w()
