@@ -380,6 +380,18 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_usb(self, discovery_info: UsbServiceInfo) -> ConfigFlowResult:
         """A dongle was plugged in."""
         device = await self.hass.async_add_executor_job(usb.get_serial_by_id, discovery_info.device)
+        if discovery_info.serial_number and (
+            known := self._async_entry_of_dongle(discovery_info.serial_number)
+        ):
+            # A dongle we know came back on another path (another USB socket, a hub):
+            # follow it, no credentials asked.
+            if known.data.get(CONF_DEVICE) != device:
+                self.hass.config_entries.async_update_entry(
+                    known, data={**known.data, CONF_DEVICE: device}
+                )
+                if known.state is ConfigEntryState.LOADED:
+                    self.hass.config_entries.async_schedule_reload(known.entry_id)
+            return self.async_abort(reason="already_configured")
         self._async_abort_entries_match({CONF_DEVICE: device})
         self._async_abort_entries_match({CONF_DEVICE: discovery_info.device})
         # The meter's identity is only known after joining; until then the dongle
@@ -401,6 +413,14 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
         )
         self.context["title_placeholders"] = {"name": name}
         return await self.async_step_usb_confirm()
+
+    @callback
+    def _async_entry_of_dongle(self, usb_serial: str) -> ConfigEntry | None:
+        """The entry that was set up through this dongle (by its USB serial number)."""
+        for entry in self._async_current_entries(include_ignore=False):
+            if entry.data.get(CONF_USB_SERIAL) == usb_serial:
+                return entry
+        return None
 
     async def async_step_usb_confirm(
         self, user_input: dict[str, Any] | None = None

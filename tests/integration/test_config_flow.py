@@ -470,6 +470,31 @@ async def test_usb_discovery_of_a_port_in_use(hass: HomeAssistant, socket_enable
     assert result["reason"] == "already_configured"
 
 
+async def test_usb_rediscovery_on_a_new_path_updates_the_port(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    """The same dongle (same USB serial) on another path moves its entry, no questions."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=SIM_MAC,
+        data={CONF_DEVICE: "/dev/ttyUSB0", CONF_USB_SERIAL: "P0001", **CREDENTIALS},
+    )
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": "usb"}, data=usb_info("/dev/ttyUSB7", serial_number="P0001")
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert entry.data[CONF_DEVICE] == "/dev/ttyUSB7"
+    assert entry.data[CONF_RBID] == TEST_RBID  # the credentials stay as they were
+    # Another dongle (another serial) on that path is a new device: offered, not merged.
+    other = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": "usb"}, data=usb_info("/dev/ttyUSB8", serial_number="P0002")
+    )
+    assert other["type"] is FlowResultType.FORM
+    assert entry.data[CONF_DEVICE] == "/dev/ttyUSB7"
+
+
 async def test_usb_discovery_once_per_dongle(hass: HomeAssistant, socket_enabled: None) -> None:
     """The same dongle announced twice gives one flow."""
     first = await hass.config_entries.flow.async_init(
