@@ -69,6 +69,9 @@ async def _flow_until_values(
     flows = hass.config_entries.flow
     result = await flows.async_init(integration, context={"source": "user"})
     flow_id = result["flow_id"]
+    if result.get("type") == "menu":
+        # Ours first asks how the meter is reached; a click the user makes too.
+        result = await flows.async_configure(flow_id, {"next_step_id": "wisun"})
     start = h.monotonic()
     result = await flows.async_configure(flow_id, user_input)
     # A progress step advances by itself when its task ends; the frontend then asks for

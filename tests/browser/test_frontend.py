@@ -238,10 +238,17 @@ def configure_energy(page: Page, demo: Demo, shots: Shots) -> None:
 
 def check_energy_dashboard(page: Page, demo: Demo, shots: Shots, name: str) -> None:
     """The Energy dashboard renders the grid's weeks of imported history."""
-    page.goto(f"{demo.url}/energy")
-    expect(
-        page.locator("hui-energy-usage-graph-card, hui-energy-distribution-card").first
-    ).to_be_visible(timeout=30_000)
+    cards = page.locator("hui-energy-usage-graph-card, hui-energy-distribution-card").first
+    # Right after the grid was saved the frontend may still hold the old (empty) energy
+    # preferences and send /energy on to the settings page: load it again then.
+    for attempt in range(3):
+        page.goto(f"{demo.url}/energy")
+        try:
+            expect(cards).to_be_visible(timeout=20_000)
+            break
+        except AssertionError:
+            if attempt == 2:
+                raise
     time.sleep(2)  # let the charts draw for the screenshot
     shots.take(page, f"{name}-energy-dashboard")
 
