@@ -232,6 +232,10 @@ async def test_entry_on_another_port_does_not_adopt(
     sim = await make_simulator(pty=True)
     probed = await config_flow.async_probe(hass, port_of(sim), TEST_RBID, TEST_PASSWORD)
     probed.handoff.leave_for(SIM_MAC)
+    shown = repr(probed.handoff)
+    assert TEST_RBID not in shown
+    assert TEST_PASSWORD not in shown
+    assert port_of(sim) not in shown
     # The same pty by its real name: another port as far as the entry's data goes.
     real_path = await hass.async_add_executor_job(os.path.realpath, port_of(sim))
     entry = entry_for(sim)
