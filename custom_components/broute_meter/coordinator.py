@@ -219,8 +219,9 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
     ) -> None:
         """Set up the coordinator; the connection opens in _async_setup.
 
-        ``handoff``: the config flow's probe connection for this entry, already joined,
-        with the identity the probe read; it is adopted instead of joining again.
+        ``handoff``: the config flow's probe connection for this entry, taken with
+        :func:`.handoff.async_take`, already joined, with the identity the probe read;
+        it is adopted instead of joining again.
         """
         super().__init__(
             hass,
@@ -234,11 +235,10 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
             always_update=False,
         )
         pan_data = entry.data.get(CONF_PAN)
-        adopted = handoff.take() if handoff is not None else None
-        #: What the probe read, when the connection is the probe's.
-        self._handoff = handoff if adopted is not None else None
-        if adopted is not None:
-            self.connection = adopted
+        #: What the probe read, until the setup has used it.
+        self._handoff = handoff
+        if handoff is not None:
+            self.connection = handoff.connection
             self.connection.on_push = self._handle_push
         elif entry.data.get(CONF_CONNECTION) == CONNECTION_NETWORK:
             # A 2nd-generation meter on its Wi-Fi B-route: the same meter over UDP.

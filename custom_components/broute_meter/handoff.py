@@ -165,9 +165,10 @@ async def async_take(
 ) -> ProbeHandoff | None:
     """The handoff left for the entry with ``unique_id`` and ``data``, if it fits.
 
-    Any other open handoff on the entry's port is closed first, so the entry can open
-    the port itself; so is one that does not fit (another port, firmware or password,
-    or a link lost meanwhile).
+    A handoff returned is taken: its connection belongs to the caller now. Any other
+    open handoff on the entry's port is closed first, so the entry can open the port
+    itself; so is one that does not fit (another port, firmware or password, or a link
+    lost meanwhile).
     """
     store = hass.data.get(_STORE)
     if store is None:
@@ -178,7 +179,7 @@ async def async_take(
             await other.async_close()
     if handoff is None:
         return None
-    if handoff.matches(data) and not handoff.closed and not handoff.connection.status.lost:
+    if handoff.matches(data) and handoff.take() is not None:
         return handoff
     LOGGER.debug("The probe's connection does not fit the entry; closing it")
     await handoff.async_close()
