@@ -74,6 +74,8 @@ def test_every_benchmark_prints_its_table() -> None:
         assert re.fullmatch(r"\d+\.\d s", row[3]), row
     assert cold["restart (ours: cached PAN)"][2].startswith("0 /")
     assert cold["restart (ours: cached PAN)"][4].startswith("1 /")
+    # Through the config flow ours scans and joins once: the entry adopts the probe's join.
+    assert cold["first setup through the config flow"][2].startswith("1 / 1 /")
 
     recovery = _table_rows(outputs["recovery"])
     assert len(recovery) == 1

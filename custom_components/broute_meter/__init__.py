@@ -12,10 +12,11 @@ from homeassistant.helpers import (
     entity_registry as er,
 )
 
-from . import coordinator as coordinator_module
+from . import coordinator as coordinator_module, network_flow
 from .const import CONF_HISTORY_DAYS, DOMAIN
 from .coordinator import BRouteConfigEntry, BRouteCoordinator, BRouteRuntimeData
 from .coordinator_network import HvCoordinator, HvRuntimeData, is_high_voltage
+from .handoff import async_take
 from .history import DEFAULT_HISTORY_DAYS, HistoryImporter
 from .services import async_setup_services
 
@@ -54,7 +55,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: BRouteConfigEntry) -> bo
         hv_history.async_start()
         entry.async_on_unload(hv_history.async_stop)
         return True
-    coordinator = BRouteCoordinator(hass, entry)
+    # Set up right after the config flow: its probe's joined connection is waiting.
+    handoff = None
+    if entry.unique_id is not None and not network_flow.is_network_entry(entry.data):
+        handoff = await async_take(hass, entry.unique_id, entry.data)
+    coordinator = BRouteCoordinator(hass, entry, handoff=handoff)
     await coordinator.async_config_entry_first_refresh()
     history = HistoryImporter(
         hass,

@@ -19,7 +19,8 @@ from homeassistant.config_entries import (
     OptionsFlowWithReload,
 )
 from homeassistant.const import CONF_DEVICE
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.data_entry_flow import AbortFlow
 from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
@@ -74,6 +75,8 @@ if TYPE_CHECKING:
     from .broute.links.udp import DiscoveredNode
     from .broute.links.wisun import PanDescriptor
     from .broute.meters.base import DeviceIdentity
+    from .broute.meters.low_voltage import MeterIdentity, RouteBIdentifier
+from .handoff import ProbeHandoff, async_close_port
 from .history import DEFAULT_HISTORY_DAYS, MAX_HISTORY_DAYS, MIN_HISTORY_DAYS
 
 # Learnt by the coordinator at setup; a new probe (reauth, reconfigure) forgets them.
@@ -206,18 +209,21 @@ def _canonical_port(device: str) -> str:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProbeResult:
-    """What a successful probe learned about the meter."""
+    """What a successful probe learned about the meter, and its still joined connection."""
 
     pan: PanDescriptor
     title: str
+    handoff: ProbeHandoff
     firmware: Firmware = Firmware.SKSTACK
 
 
-async def async_probe(device: str, rbid: str, password: str) -> ProbeResult:
+async def async_probe(hass: HomeAssistant, device: str, rbid: str, password: str) -> ProbeResult:
     """Find out what the dongle speaks, scan for the meter, join it, read its identity.
 
     The firmware is detected, never asked: the dongle is asked for its version in both
-    protocols (read-only, nothing written to its flash).
+    protocols (read-only, nothing written to its flash). The joined connection is not
+    closed: it comes back in a :class:`ProbeHandoff` for the entry to adopt, so the
+    entry's setup neither joins again nor reads the identity again.
     """
     firmware = await detect_firmware(device)
     if firmware is Firmware.UNKNOWN:
@@ -226,17 +232,42 @@ async def async_probe(device: str, rbid: str, password: str) -> ProbeResult:
     conn = coordinator_module.create_connection(device, rbid, password, firmware=firmware)
     try:
         await conn.connect()
+        identity: MeterIdentity | None = None
+        route_b_id: RouteBIdentifier | None = None
+        title = DEFAULT_TITLE
         try:
-            title = _title(await conn.meter.read_label())
+            # The whole identity frame, not only maker and serial: the same one round
+            # trip, and the entry then starts from it.
+            read = await conn.meter.read_identity()
+            title = _title(read)
+            route_b_id = await conn.meter.read_route_b_id(read)
+            identity = read
         except BRouteError:
-            # The join worked, which is what matters; the title can do without.
+            # The join worked, which is what matters; the title can do without, and
+            # the entry reads the identity itself.
             LOGGER.debug("The meter did not tell its maker and serial number")
-            title = DEFAULT_TITLE
         pan = conn.pan
-    finally:
+        assert pan is not None  # a joined link knows its PAN
+        handoff = ProbeHandoff(
+            hass,
+            conn,
+            device=device,
+            rbid=rbid,
+            password=password,
+            firmware=firmware,
+            identity=identity,
+            route_b_id=route_b_id,
+        )
+    except BaseException:
         await conn.close()
-    assert pan is not None  # a joined link knows its PAN
-    return ProbeResult(pan=pan, title=title, firmware=firmware)
+        raise
+    return ProbeResult(pan=pan, title=title, handoff=handoff, firmware=firmware)
+
+
+def _close_probe_result(task: asyncio.Task[ProbeResult]) -> None:
+    """A probe that finished after its flow went away: close what it opened."""
+    if not task.cancelled() and task.exception() is None:
+        task.result().handoff.async_close_soon()
 
 
 def _title(label: DeviceIdentity) -> str:
@@ -278,6 +309,8 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
         self._probe_task: asyncio.Task[ProbeResult] | None = None
         self._progress_shown_at: float | None = None
         self._result: ProbeResult | None = None
+        #: The probe's joined connection while this flow still owns it.
+        self._handoff: ProbeHandoff | None = None
         self._relinked: ConfigEntry | None = None
 
     @staticmethod
@@ -529,6 +562,8 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
             and await self.hass.config_entries.async_unload(own.entry_id)
         ):
             self._relinked = own
+        # A connection an earlier probe left open on this port would hold it.
+        await async_close_port(self.hass, self._data[CONF_DEVICE])
         self._progress_shown_at = None
         self._probe_task = self.hass.async_create_task(
             self._async_probe(), "broute_meter config flow probe"
@@ -544,16 +579,27 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
     async def _async_probe(self) -> ProbeResult:
         """The probe, held back until the progress screen has been up long enough."""
         try:
-            return await async_probe(
-                self._data[CONF_DEVICE], self._data[CONF_RBID], self._data[CONF_PASSWORD]
+            result = await async_probe(
+                self.hass, self._data[CONF_DEVICE], self._data[CONF_RBID], self._data[CONF_PASSWORD]
             )
-        finally:
-            task = asyncio.current_task()
-            if self._progress_shown_at is not None and not (task and task.cancelling()):
-                loop = asyncio.get_running_loop()
-                remaining = self._progress_shown_at + MIN_PROGRESS_SECONDS - loop.time()
-                if remaining > 0:
-                    await asyncio.sleep(remaining)
+        except BaseException:
+            await self._async_hold_progress()
+            raise
+        try:
+            await self._async_hold_progress()
+        except BaseException:
+            # Cancelled (the flow went away) with the connection still open.
+            await result.handoff.async_close()
+            raise
+        return result
+
+    async def _async_hold_progress(self) -> None:
+        task = asyncio.current_task()
+        if self._progress_shown_at is not None and not (task and task.cancelling()):
+            loop = asyncio.get_running_loop()
+            remaining = self._progress_shown_at + MIN_PROGRESS_SECONDS - loop.time()
+            if remaining > 0:
+                await asyncio.sleep(remaining)
 
     async def async_step_probe(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Scan for the meter and join it; this can take a minute."""
@@ -580,6 +626,7 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
         task, self._probe_task = self._probe_task, None
         try:
             self._result = task.result()
+            self._handoff = self._result.handoff
         except BRouteError as err:
             field, key = form_error(err)
             self._errors = {field: key}
@@ -590,6 +637,30 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
             await self._async_restore_relinked()
             return False
         return True
+
+    async def _async_close_probe_connection(self) -> None:
+        """The flow ends without an entry to take the connection: free the port now."""
+        if self._handoff is not None:
+            handoff, self._handoff = self._handoff, None
+            await handoff.async_close()
+
+    def _leave_probe_connection(self, unique_id: str) -> None:
+        """Leave the joined connection for the entry about to be set up (or reloaded)."""
+        if self._handoff is not None:
+            handoff, self._handoff = self._handoff, None
+            handoff.leave_for(unique_id)
+
+    @callback
+    @override
+    def async_remove(self) -> None:
+        """The flow is gone (done, aborted, dialog closed): a connection it holds is closed."""
+        if self._handoff is not None:
+            handoff, self._handoff = self._handoff, None
+            handoff.async_close_soon()
+        if (task := self._probe_task) is not None:
+            self._probe_task = None
+            task.cancel()
+            task.add_done_callback(_close_probe_result)
 
     async def _async_restore_relinked(self) -> None:
         """Put an entry unloaded for the probe back, on its old settings."""
@@ -618,27 +689,42 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
                 # unless another entry already has that meter.
                 other = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, mac)
                 if other is not None:
+                    await self._async_close_probe_connection()
                     await self._async_restore_relinked()
                     return self.async_abort(reason="already_configured")
             self._relinked = None
+            # The reload that follows sets the entry up on the probe's connection.
+            self._leave_probe_connection(mac)
             return self.async_update_reload_and_abort(entry, unique_id=mac, data=data)
 
         if self.source == SOURCE_RECONFIGURE:
             entry = self._get_reconfigure_entry()
             if mac != entry.unique_id:
+                await self._async_close_probe_connection()
                 await self._async_restore_relinked()
                 return self.async_abort(reason="wrong_meter")
             self._relinked = None
+            self._leave_probe_connection(mac)
             return self.async_update_reload_and_abort(entry, data=data)
 
         await self.async_set_unique_id(mac, raise_on_progress=False)
-        self._abort_if_unique_id_configured(
-            updates={
-                CONF_DEVICE: data[CONF_DEVICE],
-                CONF_PAN: data[CONF_PAN],
-                CONF_FIRMWARE: data[CONF_FIRMWARE],
-            }
-        )
+        # The meter has an entry already: the flow aborts, and that entry may be
+        # reloaded on this port at once, so the port is freed before.
+        if self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, mac) is not None:
+            await self._async_close_probe_connection()
+        try:
+            self._abort_if_unique_id_configured(
+                updates={
+                    CONF_DEVICE: data[CONF_DEVICE],
+                    CONF_PAN: data[CONF_PAN],
+                    CONF_FIRMWARE: data[CONF_FIRMWARE],
+                }
+            )
+        except AbortFlow:
+            await self._async_close_probe_connection()
+            raise
+        # The new entry's setup adopts the joined connection: no second join.
+        self._leave_probe_connection(mac)
         return self.async_create_entry(title=result.title, data=data)
 
     # --- helpers ----------------------------------------------------------------------

@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from .broute.link import LinkStatus
+    from .handoff import ProbeHandoff
     from .history import HistoryImporter
 
 type BRouteConfigEntry = ConfigEntry[BRouteRuntimeData]
@@ -209,8 +210,19 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
 
     config_entry: BRouteConfigEntry
 
-    def __init__(self, hass: HomeAssistant, entry: BRouteConfigEntry) -> None:
-        """Set up the coordinator; the connection opens in _async_setup."""
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: BRouteConfigEntry,
+        *,
+        handoff: ProbeHandoff | None = None,
+    ) -> None:
+        """Set up the coordinator; the connection opens in _async_setup.
+
+        ``handoff``: the config flow's probe connection for this entry, taken with
+        :func:`.handoff.async_take`, already joined, with the identity the probe read;
+        it is adopted instead of joining again.
+        """
         super().__init__(
             hass,
             LOGGER,
@@ -223,7 +235,12 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
             always_update=False,
         )
         pan_data = entry.data.get(CONF_PAN)
-        if entry.data.get(CONF_CONNECTION) == CONNECTION_NETWORK:
+        #: What the probe read, until the setup has used it.
+        self._handoff = handoff
+        if handoff is not None:
+            self.connection = handoff.connection
+            self.connection.on_push = self._handle_push
+        elif entry.data.get(CONF_CONNECTION) == CONNECTION_NETWORK:
             # A 2nd-generation meter on its Wi-Fi B-route: the same meter over UDP.
             from .coordinator_network import create_network_connection
 
@@ -270,13 +287,20 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
     @override
     async def _async_setup(self) -> None:
         """Join the meter and read what does not change."""
-        stored = self._stored_identity()
+        handoff, self._handoff = self._handoff, None
         try:
-            await self.connection.connect()
-            # A restart knows the meter already: the first frame after the join is the
-            # live poll; the identity is checked again in the background afterwards.
-            identity = stored if stored is not None else await self.meter.read_identity()
-            route_b_id = await self.meter.read_route_b_id(identity)
+            if handoff is not None and handoff.identity is not None:
+                # Straight after the config flow: joined, identity just read; the
+                # first frame is the live poll.
+                identity, route_b_id = handoff.identity, handoff.route_b_id
+            else:
+                if handoff is None:
+                    await self.connection.connect()
+                # A restart knows the meter already: the first frame after the join is
+                # the live poll; the identity is checked again in the background then.
+                stored = self._stored_identity()
+                identity = stored if stored is not None else await self.meter.read_identity()
+                route_b_id = await self.meter.read_route_b_id(identity)
         except AuthenticationError as err:
             await self.connection.close()
             raise ConfigEntryAuthFailed(
