@@ -653,14 +653,41 @@ class BRouteConfigFlow(ConfigFlow, domain=DOMAIN):
     @callback
     @override
     def async_remove(self) -> None:
-        """The flow is gone (done, aborted, dialog closed): a connection it holds is closed."""
-        if self._handoff is not None:
-            handoff, self._handoff = self._handoff, None
-            handoff.async_close_soon()
-        if (task := self._probe_task) is not None:
-            self._probe_task = None
+        """The flow is gone (done, aborted, dialog closed): a connection it holds is closed.
+
+        An entry unloaded for the probe of an abandoned reauth or reconfigure is set up
+        again on its old settings once the port is free, so closing the dialog never
+        leaves the meter switched off.
+        """
+        handoff, self._handoff = self._handoff, None
+        task, self._probe_task = self._probe_task, None
+        relinked, self._relinked = self._relinked, None
+        if task is not None:
             task.cancel()
             task.add_done_callback(_close_probe_result)
+        if relinked is None:
+            if handoff is not None:
+                handoff.async_close_soon()
+            return
+        self.hass.async_create_task(
+            self._async_set_up_again(relinked, handoff, task),
+            f"{DOMAIN} set up {relinked.title} again",
+        )
+
+    async def _async_set_up_again(
+        self,
+        entry: ConfigEntry,
+        handoff: ProbeHandoff | None,
+        task: asyncio.Task[ProbeResult] | None,
+    ) -> None:
+        if handoff is not None:
+            await handoff.async_close()
+        if task is not None:
+            await asyncio.wait({task})
+            if not task.cancelled() and task.exception() is None:
+                await task.result().handoff.async_close()
+        if entry.state is ConfigEntryState.NOT_LOADED:
+            await self.hass.config_entries.async_setup(entry.entry_id)
 
     async def _async_restore_relinked(self) -> None:
         """Put an entry unloaded for the probe back, on its old settings."""

@@ -315,6 +315,28 @@ async def test_closing_the_dialog_while_scanning_frees_the_port(
     assert live_handoffs(hass) == 0
 
 
+@pytest.mark.parametrize("when", ["joined", "scanning"])
+async def test_closing_a_reconfigure_dialog_sets_the_entry_up_again(
+    hass: HomeAssistant, make_simulator: SimFactory, progress_always: None, when: str
+) -> None:
+    """Reconfigure unloads the entry for its probe; closing the dialog brings it back."""
+    sim = await make_simulator(pty=True)
+    entry = await set_up(hass, entry_for(sim))
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_DEVICE: port_of(sim)}
+    )
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    if when == "joined":
+        await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.NOT_LOADED
+    hass.config_entries.flow.async_abort(result["flow_id"])
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert int(state(hass, "sensor.simulated_meter_power")) == sim.meter.power_w()
+    assert live_handoffs(hass) == 0
+
+
 async def test_home_assistant_stopping_closes_a_handoff(
     hass: HomeAssistant, make_simulator: SimFactory
 ) -> None:
