@@ -267,6 +267,7 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         self._last_minute: MinuteRegisters | None = None
         #: The history job, once the entry has one: hour ends are handed to it.
         self.history: HistoryImporter | None = None
+        self._clock_offset: timedelta | None = None
         self._link_lost = False
         self._repair_refresh_pending = False
         self._recheck_identity = False
@@ -395,7 +396,7 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
             else [d for d in identity.fixed_time_directions if self._fixed_time_stale(d)]
         )
         try:
-            reading = await self.meter.read_live(identity, stale)
+            reading = await self.meter.read_live(identity, stale, meter_now=self._meter_now())
         except AuthenticationError as err:
             raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN, translation_key=err.translation_key
@@ -424,6 +425,20 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
                 self.hass, self._check_identity(identity), f"{DOMAIN} identity check"
             )
         return self._build(reading)
+
+    def _meter_now(self) -> datetime:
+        """The meter's time as expected: ours in Japan, plus the clock offset measured.
+
+        The history job measures the offset from the meter's own clock; until it has,
+        Home Assistant's clock is the estimate. A new measurement lets D0 be tried at
+        once again if an estimate without it had refused one.
+        """
+        offset = None if self.history is None else self.history.clock_offset
+        if offset != self._clock_offset:
+            self._clock_offset = offset
+            self.meter.retry_one_minute()
+        now = utcnow() + (offset or timedelta(0))
+        return now.astimezone(JST).replace(tzinfo=None)
 
     def _stored_identity(self) -> MeterIdentity | None:
         data = self.config_entry.data.get(CONF_IDENTITY)

@@ -22,10 +22,9 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
 
-from custom_components.broute_meter import coordinator as coordinator_module
 from custom_components.broute_meter.history import Direction
 from simulator import JST, ManualClock
-from tests.fixtures import entry_for
+from tests.fixtures import entry_for, ha_clock_follows
 from tests.helpers import set_up
 
 if TYPE_CHECKING:
@@ -72,7 +71,7 @@ async def _start(
 ) -> tuple[Simulator, ManualClock, MockConfigEntry, list[tuple[int, int]]]:
     """An entry on a meter whose clock and Home Assistant's move together from ``at``."""
     clock = ManualClock(at)
-    monkeypatch.setattr(coordinator_module, "CLOCK", lambda: clock.now().astimezone(dt_util.UTC))
+    ha_clock_follows(monkeypatch, clock)
     sim = await make_simulator(
         clock=clock, release=release, slot_delay=SLOT_DELAY, unit_code=UNIT_WH
     )
