@@ -111,6 +111,10 @@ class MeterConfig:
     seed: int = 1  # load profile
     load_override_w: float | None = None  # mutable: fixes what E7/E8 report
     clock_skew: float = 0.0  # mutable: seconds added to the clock (a wrong meter clock)
+    # mutable: seconds after a :00/:30 boundary before its reading is filed (E2/E4, EA/EB,
+    # EC); real meters file it a moment late, so history may lag the minute registers.
+    slot_delay: float = 0.0
+    d0_stamp_skew: float = 0.0  # mutable: seconds added to D0's timestamp only (a bad stamp)
     fault: bool = False  # mutable: what 88 (fault status) reports
     min_scan_duration: int = 6  # shorter SKSCAN durations do not find the meter
     lqi: int = 0xE1
@@ -312,7 +316,7 @@ class SimulatedMeter:
         t = slot_start.astimezone(JST)
         if t.minute % 30 or t.second or t.microsecond:
             raise ValueError("slot_start must be on a half-hour boundary")
-        if t > self.now():
+        if t > self.now() - timedelta(seconds=self.config.slot_delay):
             return None
         return self.forward_raw(t) if direction == "forward" else self.reverse_raw(t)
 
@@ -464,7 +468,8 @@ class SimulatedMeter:
                 return self.route_b_id()
             case 0xD0:
                 minute, fwd, rev = self.minute_registers()
-                return _datetime7(minute) + _u32(fwd) + _u32(rev)
+                stamp = minute + timedelta(seconds=cfg.d0_stamp_skew)
+                return _datetime7(stamp) + _u32(fwd) + _u32(rev)
             case 0xEE:
                 newest, count = self._ef_window()
                 out = bytearray(_datetime5(newest) + bytes([count]))

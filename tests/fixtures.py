@@ -8,7 +8,7 @@ meter clock and the compressed connection timings.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntryState
@@ -99,6 +99,15 @@ async def unload_entries(hass: HomeAssistant, make_simulator: SimFactory) -> Asy
         if entry.state in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_RETRY):
             await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
+
+
+def ha_clock_follows(monkeypatch: pytest.MonkeyPatch, clock: ManualClock) -> None:
+    """Home Assistant's time, as the integration reads it, is the simulated meter's.
+
+    Without it the meter's fixed test time is days away from the real clock: the
+    history job postpones itself and no 1-minute reading looks current.
+    """
+    monkeypatch.setattr(coordinator_module, "CLOCK", lambda: clock.now().astimezone(UTC))
 
 
 def port_of(sim: Simulator) -> str:

@@ -49,6 +49,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: BRouteConfigEntry) -> bo
             hv_entry,
             hv,
             days=entry.options.get(CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS),
+            now=coordinator_module.utcnow,
         )
         hv_entry.runtime_data = HvRuntimeData(coordinator=hv, history=hv_history)
         await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
@@ -66,7 +67,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: BRouteConfigEntry) -> bo
         entry,
         coordinator,
         days=entry.options.get(CONF_HISTORY_DAYS, DEFAULT_HISTORY_DAYS),
+        now=coordinator_module.utcnow,
     )
+    coordinator.history = history
     entry.runtime_data = BRouteRuntimeData(coordinator=coordinator, history=history)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     history.async_start()

@@ -42,6 +42,7 @@ from .broute.meters.low_voltage import (
     LiveReading,
     LowVoltageMeter,
     MeterIdentity,
+    MinuteRegisters,
     RouteBIdentifier,
 )
 from .const import (
@@ -89,6 +90,17 @@ _UNREACHABLE_SINCE: HassKey[dict[str, datetime]] = HassKey(f"{DOMAIN}_unreachabl
 # Timing of every connection this integration opens; None = the library's real-world
 # defaults. Tests swap in compressed timings here.
 CONNECTION_TIMING: ConnectionTiming | None = None
+
+# Home Assistant's clock for what this integration files by time (the history job, the
+# meter-time estimate); None = dt_util.utcnow. Tests put the simulated meter's clock
+# here: freezegun would also stop the event loop the simulator runs on.
+CLOCK: Callable[[], datetime] | None = None
+
+
+def utcnow() -> datetime:
+    """Home Assistant's time as this integration reads it."""
+    return dt_util.utcnow() if CLOCK is None else CLOCK()
+
 
 # After a start from the stored identity, how long the identity check waits: the first
 # values and the entities come first, the check's frame after them.
@@ -267,6 +279,12 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         self._fixed_times: dict[Direction, datetime] = {}
         self._energy_time: datetime | None = None
         self._fixed_seen: dict[Direction, datetime] = {}
+        #: The last 1-minute registers taken (D0); None once a reading on no minute
+        #: (E0/E3) came in between, which starts no chain to an hour boundary.
+        self._last_minute: MinuteRegisters | None = None
+        #: The history job, once the entry has one: hour ends are handed to it.
+        self.history: HistoryImporter | None = None
+        self._clock_offset: timedelta | None = None
         self._link_lost = False
         self._repair_refresh_pending = False
         self._recheck_identity = False
@@ -402,7 +420,7 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
             else [d for d in identity.fixed_time_directions if self._fixed_time_stale(d)]
         )
         try:
-            reading = await self.meter.read_live(identity, stale)
+            reading = await self.meter.read_live(identity, stale, meter_now=self._meter_now())
         except AuthenticationError as err:
             raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN, translation_key=err.translation_key
@@ -431,6 +449,20 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
                 self.hass, self._check_identity(identity), f"{DOMAIN} identity check"
             )
         return self._build(reading)
+
+    def _meter_now(self) -> datetime:
+        """The meter's time as expected: ours in Japan, plus the clock offset measured.
+
+        The history job measures the offset from the meter's own clock; until it has,
+        Home Assistant's clock is the estimate. A new measurement lets D0 be tried at
+        once again if an estimate without it had refused one.
+        """
+        offset = None if self.history is None else self.history.clock_offset
+        if offset != self._clock_offset:
+            self._clock_offset = offset
+            self.meter.retry_one_minute()
+        now = utcnow() + (offset or timedelta(0))
+        return now.astimezone(JST).replace(tzinfo=None)
 
     def _stored_identity(self) -> MeterIdentity | None:
         data = self.config_entry.data.get(CONF_IDENTITY)
@@ -495,6 +527,7 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
             if reading.registers:
                 # E0/E3 (the D0 fallback) are this moment's values, on no minute.
                 self._energy_time = minute
+                self._follow_minute(reading)
         self._apply_fixed_time(reading.fixed_time)
         pan = self.connection.pan
         return MeterData(
@@ -511,6 +544,45 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
             channel=pan.channel if pan is not None else None,
             pan_id=pan.pan_id if pan is not None else None,
         )
+
+    def _follow_minute(self, reading: LiveReading) -> None:
+        """Close the hour at once when this minute reading is past an hour boundary.
+
+        The registers at the boundary are the D0 itself when it is stamped :00, else
+        the meter model reads them back (EE) in the background, so this poll's values
+        are not delayed; the history job then writes that hour's row without waiting
+        for its next E2/E4 read.
+        """
+        previous = self._last_minute
+        if reading.registers_at is None:
+            self._last_minute = None
+            return
+        latest = MinuteRegisters(reading.registers_at, dict(reading.registers))
+        self._last_minute = latest
+        if previous is None or self.history is None or self.meter_info is None:
+            return
+        hour = latest.minute.replace(minute=0, second=0, microsecond=0)
+        if hour <= previous.minute:
+            return  # no boundary in (previous, latest]
+        if latest.minute != hour and not self.meter_info.minute_history:
+            return  # the boundary lies inside the gap and cannot be read back
+        self.config_entry.async_create_background_task(
+            self.hass,
+            self._close_hours(self.history, previous.minute, latest),
+            f"{DOMAIN} hour ends",
+        )
+
+    async def _close_hours(
+        self, history: HistoryImporter, previous: datetime, latest: MinuteRegisters
+    ) -> None:
+        try:
+            ends = await self.meter.read_hour_ends(previous, latest)
+        except BRouteError as err:
+            # The history job fills the hour from E2/E4 later.
+            LOGGER.debug("Hour ends not read back: %s", err)
+            return
+        if ends:
+            await history.async_add_hour_ends(ends)
 
     def _apply_fixed_time(self, readings: Mapping[Direction, FixedTimeReading]) -> None:
         """Take EA/EB readings; a newer one also advances the live register."""

@@ -54,6 +54,7 @@ from .history_fold import (
     Anchor,
     Direction,
     Series,
+    accumulate,
     fold_day,
     near_midnight,
     new_series,
@@ -66,7 +67,7 @@ if TYPE_CHECKING:
 
     from homeassistant.config_entries import ConfigEntry
 
-    from .broute.meters.low_voltage import EnergyScale, HistoryDay
+    from .broute.meters.low_voltage import EnergyScale, HistoryDay, MinuteRegisters
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -224,6 +225,7 @@ class HistoryImporter:
         self._tz: tzinfo | None = None
         self._was_ok = True
         self._postponed = False  # warned once about the meter's clock
+        self._clock_offset: timedelta | None = None
 
     # --- public API --------------------------------------------------------------
 
@@ -287,6 +289,60 @@ class HistoryImporter:
         """Re-read the last ``days`` days (today counts as one) and rewrite them."""
         self._pending_days = max(days, self._pending_days or 0)
         self._schedule(days)
+
+    @property
+    def clock_offset(self) -> timedelta | None:
+        """The meter's clock minus Home Assistant's, last measured; None if unknown."""
+        return self._clock_offset
+
+    async def async_add_hour_ends(self, ends: Iterable[MinuteRegisters]) -> int:
+        """Write the hours that the registers at these hour boundaries close, at once.
+
+        ``ends`` are the meter's 1-minute registers at hour boundaries (naive meter
+        time, oldest first). A boundary *B* closes the hour *B* − 1 h; its row is the
+        one the next history run would write from E2/E4 (same register, same
+        boundary), continuing the stored ``sum``. Only a row whose previous hour is
+        stored is written: anything else is the history job's to fill. Under the
+        job's lock, so rows are never written out of order or twice at once. Returns
+        the number of rows written.
+        """
+        wanted = list(ends)
+        if not wanted:
+            return 0
+        scale = self._source.scale
+        async with self._lock:
+            if scale is None or self.status.state is HistoryState.POSTPONED:
+                # A meter clock the history job distrusts would file them wrongly.
+                return 0
+            tz = await self._async_tz()
+            directions = [Direction.IMPORT]
+            if self._export_supported is not False:
+                directions.append(Direction.EXPORT)
+            written = 0
+            for direction in directions:
+                anchor = await self._async_anchor(direction, None)
+                if anchor is None or anchor.state is None:
+                    continue
+                s = new_series(direction, anchor, scale)
+                readings: list[tuple[datetime, int | None]] = []
+                expected = anchor.start + 2 * HOUR
+                for end in wanted:
+                    at = end.minute.replace(tzinfo=tz)
+                    if at < expected:
+                        continue  # already stored
+                    raw = end.registers.get(FLOW_OF[direction])
+                    if at != expected or raw is None:
+                        break  # an hour missing before it
+                    readings.append((at, raw))
+                    expected += HOUR
+                if not readings:
+                    continue
+                accumulate(s, readings, scale, readings[-1][0])
+                written += len(s.rows)
+                self._flush([s])
+            if written:
+                self._notify()
+            return written
 
     async def async_wait_idle(self) -> None:
         """Wait until the current run (if any) has finished."""
@@ -464,6 +520,9 @@ class HistoryImporter:
 
         ha_now = self._now()
         meter_now = await self._async_meter_clock(tz)
+        if meter_now is not None:
+            # 97 has whole minutes: the middle of that minute is the best estimate.
+            self._clock_offset = meter_now + timedelta(seconds=30) - ha_now
         if meter_now is None:
             meter_now = ha_now.astimezone(tz).replace(second=0, microsecond=0)
         elif abs(meter_now - ha_now) > CLOCK_TOLERANCE + timedelta(minutes=1):

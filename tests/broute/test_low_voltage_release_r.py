@@ -239,3 +239,25 @@ async def test_no_read_back_within_an_hour_or_beyond_ten_minutes(harness: Harnes
     third = await _poll_minute(sim, meter, identity)
     assert await meter.read_hour_ends(second.minute, third) == []
     assert sim.stats.frames_to_meter - frames == 1  # only the poll
+
+
+async def test_a_d0_stamped_off_the_expected_time_falls_back_to_e0_e3(harness: Harness) -> None:
+    sim, meter, identity = await _setup(harness, release="R")
+    expected = sim.meter.now().replace(tzinfo=None)
+    sim.config.d0_stamp_skew = -6 * 60.0  # six minutes behind the meter's own clock
+    refused = await meter.read_live(identity, meter_now=expected)
+    assert refused.one_minute_failed
+    assert refused.registers == {}
+    assert refused.registers_at is None
+    asked = _record(sim)
+    fallback = await meter.read_live(identity, meter_now=expected)
+    assert D0 not in asked
+    assert fallback.registers[Direction.FORWARD] == sim.meter.forward_raw()
+    # Within the window (4 minutes behind): taken; without an estimate: not judged.
+    sim.config.d0_stamp_skew = -4 * 60.0
+    meter.retry_one_minute()
+    taken = await meter.read_live(identity, meter_now=expected)
+    assert taken.registers_at is not None
+    assert taken.registers[Direction.FORWARD] == sim.meter.minute_registers()[1]
+    sim.config.d0_stamp_skew = 3600.0
+    assert (await meter.read_live(identity)).registers_at is not None

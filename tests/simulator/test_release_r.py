@@ -245,3 +245,33 @@ def test_c0_default_and_configured() -> None:
     assert _get(meter, 0xC0) == chosen
     meter, _ = _meter(release="R", route_b_id=b"EMULATOR")  # the 8-byte emulator form
     assert _get(meter, 0xC0) == b"EMULATOR"
+
+
+# --- fault knobs ------------------------------------------------------------------------
+
+
+def test_slot_delay_files_the_boundary_reading_late_but_not_d0() -> None:
+    meter, clock = _meter(release="R", slot_delay=300.0)
+    clock.advance(50 * 60 + 120)  # 14:02: the 14:00 reading is not filed yet
+    boundary = datetime(2025, 11, 15, 14, 0, tzinfo=JST)
+    assert meter.slot_raw("forward", boundary) is None
+    e2 = _get(meter, 0xE2)
+    slot_14 = 28  # 14:00 is slot 28 of today
+    assert struct.unpack(">I", e2[2 + 4 * slot_14 : 6 + 4 * slot_14])[0] == NO_DATA
+    assert meter.slot_raw("forward", boundary - timedelta(minutes=30)) is not None
+    # The 1-minute register at the boundary is there at once.
+    newest = meter.latest_minute()
+    assert _set_ef(meter, newest, 3) == SET_RES
+    _, pairs = _unpack_ee(_get(meter, 0xEE))
+    assert pairs[2] == (meter.forward_raw(boundary), meter.reverse_raw(boundary))
+    clock.advance(200)  # 14:05:20: filed now
+    assert meter.slot_raw("forward", boundary) == meter.forward_raw(boundary)
+
+
+def test_d0_stamp_skew_moves_the_stamp_only() -> None:
+    meter, clock = _meter(release="R", d0_stamp_skew=-600.0)
+    clock.advance(37)
+    stamp, fwd, rev = _unpack_d0(_get(meter, 0xD0))
+    assert stamp == datetime(2025, 11, 15, 13, 0, tzinfo=JST)
+    minute = datetime(2025, 11, 15, 13, 10, tzinfo=JST)
+    assert (fwd, rev) == (meter.forward_raw(minute), meter.reverse_raw(minute))

@@ -292,6 +292,36 @@ def decode_frame(data: bytes) -> Frame:
     return Frame(tid, seoj, deoj, esv, tuple(props))
 
 
+#: Properties whose value never reaches a log: C0, the B-route identification number.
+_UNLOGGED_EPCS = frozenset({EPC.ROUTE_B_ID})
+
+
+def loggable_payload(data: bytes) -> str:
+    """A datagram as upper-case hex for a traffic log, with C0 values masked.
+
+    The frame is walked leniently (a short or malformed one too), and each C0 value
+    is replaced by its length, so the meter's identification number is never
+    logged while everything else stays as sent. Not an ECHONET Lite frame: plain hex.
+    """
+    if len(data) < HEADER_SIZE or data[0] != EHD1 or data[1] != EHD2_FORMAT1:
+        return data.hex().upper()
+    out = [data[:HEADER_SIZE].hex().upper()]
+    pos = HEADER_SIZE
+    for _ in range(data[11]):
+        if pos + 2 > len(data):
+            break
+        epc, pdc = data[pos], data[pos + 1]
+        edt = data[pos + 2 : pos + 2 + pdc]
+        out.append(data[pos : pos + 2].hex().upper())
+        if epc in _UNLOGGED_EPCS and edt:
+            out.append(f"<{len(edt)} bytes>")
+        else:
+            out.append(edt.hex().upper())
+        pos += 2 + pdc
+    out.append(data[pos:].hex().upper())
+    return "".join(out)
+
+
 def chunk_epcs(epcs: Iterable[int], size: int = MAX_EPCS_PER_REQUEST) -> list[tuple[int, ...]]:
     """Split EPCs into request-sized groups, keeping order and dropping duplicates."""
     unique = tuple(dict.fromkeys(epcs))

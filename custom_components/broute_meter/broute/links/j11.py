@@ -33,6 +33,7 @@ import ipaddress
 import logging
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+from ..echonet import loggable_payload
 from ..errors import (
     BRouteError,
     CommandError,
@@ -651,6 +652,11 @@ def describe(code: int, data: bytes) -> str:
     """Loggable text of a frame's data part: credentials and pairing ID left out."""
     if code == jf.CMD_SET_ROUTE_B_AUTH and data:
         return f"<B-route ID and password, {len(data)} bytes>"
+    # The datagram after its header (27 bytes received, 22 sent): C0 values masked.
+    if code == jf.NOTIFY_RECEIVED and len(data) >= 27:
+        return f"{data[:27].hex().upper()} {loggable_payload(data[27:])}"
+    if code == jf.CMD_TRANSMIT_DATA and len(data) >= 22:
+        return f"{data[:22].hex().upper()} {loggable_payload(data[22:])}"
     if code == jf.CMD_ACTIVE_SCAN and len(data) >= 6:
         tail = " pairing ID ********" if data[5] == 1 else ""
         return f"duration {data[0]} mask {data[1:5].hex().upper()}{tail}"

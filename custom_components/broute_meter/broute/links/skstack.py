@@ -32,6 +32,7 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+from ..echonet import loggable_payload
 from ..errors import (
     BRouteError,
     CommandError,
@@ -554,7 +555,7 @@ class SkStack:
             data = bytes.fromhex(text)
             used = end + 1
         header = " ".join(words)
-        self._log("<", f"{header} {data.hex().upper()}")
+        self._log("<", f"{header} {loggable_payload(data)}")
         try:
             packet = _make_packet(words[1:6], secured, side, rssi, data)
         except ValueError:
@@ -776,7 +777,7 @@ class SkStack:
                 await self._run(
                     pending,
                     header.encode("ascii") + b" " + data,
-                    f"{header} {data.hex().upper()}",
+                    f"{header} {loggable_payload(data)}",
                     time_limit,
                 )
             except CommandError as exc:

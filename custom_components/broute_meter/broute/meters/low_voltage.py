@@ -86,6 +86,10 @@ MAX_FILL_MINUTES = 10
 _MINUTE = timedelta(minutes=1)
 #: After an unusable D0 answer, polls read E0/E3 for this long before trying D0 again.
 ONE_MINUTE_RETRY_SECONDS = 600.0
+#: How far D0's minute may be behind / ahead of the meter's expected time: a stamp
+#: outside is no current 1-minute reading (a stuck register, a wrong stamp).
+ONE_MINUTE_MAX_BEHIND = timedelta(minutes=5)
+ONE_MINUTE_MAX_AHEAD = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -306,14 +310,25 @@ class LowVoltageMeter(EchonetMeter):
             epcs.extend(_FIXED_TIME[d] for d in fixed_time)
         return tuple(epcs)
 
+    def retry_one_minute(self) -> None:
+        """Ask for D0 again at the next poll (the caller's time estimate changed)."""
+        self._one_minute_retry_at = None
+
     async def read_live(
-        self, identity: MeterIdentity, fixed_time: Iterable[Direction] = ()
+        self,
+        identity: MeterIdentity,
+        fixed_time: Iterable[Direction] = (),
+        *,
+        meter_now: datetime | None = None,
     ) -> LiveReading:
         """One poll (see :meth:`live_epcs`), with the 30-minute registers of ``fixed_time``.
 
         Still one frame: an unusable D0 leaves this poll's registers out (the caller
         keeps the last ones) and the next polls read E0/E3 for
-        :data:`ONE_MINUTE_RETRY_SECONDS` before D0 is tried again.
+        :data:`ONE_MINUTE_RETRY_SECONDS` before D0 is tried again. ``meter_now`` is the
+        caller's estimate of the meter's time (naive Japan time): a D0 stamped more
+        than :data:`ONE_MINUTE_MAX_BEHIND` before it or :data:`ONE_MINUTE_MAX_AHEAD`
+        after it counts as unusable.
         """
         now = monotonic_time.monotonic()
         retry_at = self._one_minute_retry_at
@@ -323,8 +338,13 @@ class LowVoltageMeter(EchonetMeter):
         reading = self.decode_live(values)
         if EPC.ONE_MINUTE_CUMULATIVE not in epcs:
             return reading
+        stamp = reading.registers_at
+        if stamp is not None and meter_now is not None:
+            expected = meter_now.replace(tzinfo=None)
+            if not expected - ONE_MINUTE_MAX_BEHIND <= stamp <= expected + ONE_MINUTE_MAX_AHEAD:
+                reading = replace(reading, registers={}, registers_at=None)
         if reading.registers_at is None:
-            # Left out (Get_SNA), empty, malformed or without a value.
+            # Left out (Get_SNA), empty, malformed, without a value or mis-stamped.
             self._one_minute_retry_at = now + ONE_MINUTE_RETRY_SECONDS
             return replace(reading, one_minute_failed=True)
         self._one_minute_retry_at = None
@@ -543,6 +563,8 @@ def _fixed_time(values: Mapping[int, bytes]) -> dict[Direction, FixedTimeReading
 __all__ = [
     "MAX_DAYS_AGO",
     "MAX_FILL_MINUTES",
+    "ONE_MINUTE_MAX_AHEAD",
+    "ONE_MINUTE_MAX_BEHIND",
     "ONE_MINUTE_RETRY_SECONDS",
     "SLOTS_PER_DAY",
     "Direction",
