@@ -19,19 +19,9 @@ from simulator import SimulatedHvMeter
 from .udp_harness import FAMILIES, UdpHarness, hosts
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
     from typing import Any
 
     from simulator import UdpMeterServer
-
-
-@pytest.fixture
-async def udp(socket_enabled: None) -> AsyncIterator[UdpHarness]:
-    harness = UdpHarness()
-    try:
-        yield harness
-    finally:
-        await harness.close()
 
 
 async def _meter(
