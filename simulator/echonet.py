@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
 
 EHD1 = 0x10
 EHD2_FORMAT1 = 0x81
@@ -139,6 +140,43 @@ def node_profile(
     if epc == 0x9F:
         return property_map([*table, 0x9D, 0x9E, 0x9F])
     return table.get(epc)
+
+
+def superclass_property(
+    epc: int,
+    *,
+    fault: bool,
+    maker: int,
+    serial: str,
+    now: datetime,
+    get_epcs: list[int],
+    set_epcs: list[int],
+) -> bytes | None:
+    """A device superclass property every simulated meter answers alike; None for others.
+
+    0x80 operation status (on), 0x88 fault status, 0x8A maker code, 0x8D serial number,
+    0x97/0x98 current time and date, 0x9D/0x9E/0x9F the announce, Set and Get maps.
+    """
+    match epc:
+        case 0x80:
+            return b"\x30"
+        case 0x88:
+            return b"\x41" if fault else b"\x42"
+        case 0x8A:
+            return maker.to_bytes(3, "big")
+        case 0x8D:
+            return serial.encode("ascii")[:12].ljust(12, b"\x00")
+        case 0x97:
+            return bytes([now.hour, now.minute])
+        case 0x98:
+            return now.year.to_bytes(2, "big") + bytes([now.month, now.day])
+        case 0x9D:
+            return property_map([0x80, 0x81, 0x88])
+        case 0x9E:
+            return property_map(set_epcs)
+        case 0x9F:
+            return property_map(get_epcs)
+    return None
 
 
 def refuse(epc: int, edt: bytes) -> bool:

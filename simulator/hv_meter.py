@@ -29,9 +29,9 @@ from .echonet import (
     NODE_PROFILE_EOJ,
     Frame,
     node_profile,
-    property_map,
     refuse,
     serve,
+    superclass_property,
 )
 from .meter import UNIT_KWH
 from .timing import JST, half_hour_floor
@@ -348,31 +348,24 @@ class SimulatedHvMeter:
         cfg = self.config
         now = self.now()
         boundary = self.latest_boundary()
+        common = superclass_property(
+            epc,
+            fault=cfg.fault,
+            maker=cfg.maker_code,
+            serial=cfg.serial,
+            now=now,
+            get_epcs=self.get_epcs(),
+            set_epcs=self.set_epcs(),
+        )
+        if common is not None:
+            return common
         match epc:
-            case 0x80:
-                return b"\x30"
             case 0x81:
                 return b"\x00"
             case 0x82:
                 return bytes([0, 0, ord(cfg.release[:1] or "M"), 0])
             case 0x83:
                 return self.identification
-            case 0x88:
-                return b"\x41" if cfg.fault else b"\x42"
-            case 0x8A:
-                return cfg.maker_code.to_bytes(3, "big")
-            case 0x8D:
-                return cfg.serial.encode("ascii")[:12].ljust(12, b"\x00")
-            case 0x97:
-                return bytes([now.hour, now.minute])
-            case 0x98:
-                return now.year.to_bytes(2, "big") + bytes([now.month, now.day])
-            case 0x9D:
-                return property_map([0x80, 0x81, 0x88])
-            case 0x9E:
-                return property_map(self.set_epcs())
-            case 0x9F:
-                return property_map(self.get_epcs())
             case 0xC1:
                 return _u32(self.monthly_max_demand_raw())
             case 0xC2:

@@ -42,9 +42,9 @@ from .echonet import (
     NODE_PROFILE_EOJ,
     Frame,
     node_profile,
-    property_map,
     refuse,
     serve,
+    superclass_property,
 )
 from .timing import JST, half_hour_floor
 
@@ -391,29 +391,22 @@ class SimulatedMeter:
             return None
         cfg = self.config
         now = self.now()
+        common = superclass_property(
+            epc,
+            fault=cfg.fault,
+            maker=cfg.maker_code,
+            serial=cfg.serial,
+            now=now,
+            get_epcs=self.get_epcs(),
+            set_epcs=self.set_epcs(),
+        )
+        if common is not None:
+            return common
         match epc:
-            case 0x80:
-                return b"\x30"
             case 0x81:
                 return bytes([self.installation_location])
             case 0x82:
                 return bytes([0, 0, ord(cfg.release[:1] or "J"), 0])
-            case 0x88:
-                return b"\x41" if cfg.fault else b"\x42"
-            case 0x8A:
-                return cfg.maker_code.to_bytes(3, "big")
-            case 0x8D:
-                return cfg.serial.encode("ascii")[:12].ljust(12, b"\x00")
-            case 0x97:
-                return bytes([now.hour, now.minute])
-            case 0x98:
-                return now.year.to_bytes(2, "big") + bytes([now.month, now.day])
-            case 0x9D:
-                return property_map([0x80, 0x81, 0x88])
-            case 0x9E:
-                return property_map(self.set_epcs())
-            case 0x9F:
-                return property_map(self.get_epcs())
             case 0xD3:
                 return (cfg.coefficient or 1).to_bytes(4, "big")
             case 0xD7:
@@ -494,11 +487,8 @@ class SimulatedMeter:
         if epc == 0xED:
             if len(edt) != 7:
                 return False
-            try:
-                when = datetime(
-                    int.from_bytes(edt[0:2], "big"), edt[2], edt[3], edt[4], edt[5], tzinfo=JST
-                )
-            except ValueError:
+            when = _parse_datetime5(edt)
+            if when is None:
                 return False
             count = edt[6]
             oldest = self.latest_boundary() - timedelta(days=self.config.retention_days)
@@ -515,11 +505,8 @@ class SimulatedMeter:
     def _set_ef(self, edt: bytes) -> bool:
         if len(edt) != 7:
             return False
-        try:
-            when = datetime(
-                int.from_bytes(edt[0:2], "big"), edt[2], edt[3], edt[4], edt[5], tzinfo=JST
-            )
-        except ValueError:
+        when = _parse_datetime5(edt)
+        if when is None:
             return False
         count = edt[6]
         latest = self.latest_minute()
@@ -602,6 +589,14 @@ def _s16(value: int, *, raw: bool = False) -> bytes:
 
 def _datetime7(dt: datetime) -> bytes:
     return dt.year.to_bytes(2, "big") + bytes([dt.month, dt.day, dt.hour, dt.minute, dt.second])
+
+
+def _parse_datetime5(edt: bytes) -> datetime | None:
+    """The JST minute of a 7-byte ED/EF EDT (year, month, day, hour, minute, count)."""
+    try:
+        return datetime(int.from_bytes(edt[0:2], "big"), edt[2], edt[3], edt[4], edt[5], tzinfo=JST)
+    except ValueError:
+        return None
 
 
 def _datetime5(dt: datetime) -> bytes:
