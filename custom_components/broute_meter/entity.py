@@ -69,10 +69,6 @@ def _device_info(coordinator: BRouteCoordinator | HvCoordinator, unique_id: str)
     )
 
 
-class BRouteEntity(MeterEntity[BRouteCoordinator]):
-    """An entity of a low-voltage meter (over Wi-SUN or its Wi-Fi B-route)."""
-
-
 class MeterValueEntity[CoordinatorT: BRouteCoordinator | HvCoordinator](MeterEntity[CoordinatorT]):
     """An entity whose state is its description's ``value_fn`` of the snapshot."""
 

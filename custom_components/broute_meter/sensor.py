@@ -172,7 +172,13 @@ async def async_setup_entry(
 ) -> None:
     """Create the sensors this meter supports."""
     if is_high_voltage(entry.data):
-        async_add_entities(hv_sensors(cast("HvConfigEntry", entry)))
+        hv_entry = cast("HvConfigEntry", entry)
+        hv_entities = hv_sensors(hv_entry)
+        if hv_entry.runtime_data.history is not None:
+            hv_entities.append(
+                HistorySensor(hv_entry.runtime_data.coordinator, hv_entry.runtime_data.history)
+            )
+        async_add_entities(hv_entities)
         return
     coordinator = entry.runtime_data.coordinator
     info = coordinator.meter_info
