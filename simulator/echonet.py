@@ -7,7 +7,7 @@ both sides against the protocol reference, not one implementation against itself
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -142,15 +142,16 @@ def node_profile(
     return table.get(epc)
 
 
+class MeterIdentityConfig(Protocol):
+    """What a simulated meter's configuration says of its identity and health."""
+
+    fault: bool
+    maker_code: int
+    serial: str
+
+
 def superclass_property(
-    epc: int,
-    *,
-    fault: bool,
-    maker: int,
-    serial: str,
-    now: datetime,
-    get_epcs: list[int],
-    set_epcs: list[int],
+    epc: int, config: MeterIdentityConfig, now: datetime, get_epcs: list[int], set_epcs: list[int]
 ) -> bytes | None:
     """A device superclass property every simulated meter answers alike; None for others.
 
@@ -161,11 +162,11 @@ def superclass_property(
         case 0x80:
             return b"\x30"
         case 0x88:
-            return b"\x41" if fault else b"\x42"
+            return b"\x41" if config.fault else b"\x42"
         case 0x8A:
-            return maker.to_bytes(3, "big")
+            return config.maker_code.to_bytes(3, "big")
         case 0x8D:
-            return serial.encode("ascii")[:12].ljust(12, b"\x00")
+            return config.serial.encode("ascii")[:12].ljust(12, b"\x00")
         case 0x97:
             return bytes([now.hour, now.minute])
         case 0x98:

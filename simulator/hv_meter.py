@@ -348,15 +348,7 @@ class SimulatedHvMeter:
         cfg = self.config
         now = self.now()
         boundary = self.latest_boundary()
-        common = superclass_property(
-            epc,
-            fault=cfg.fault,
-            maker=cfg.maker_code,
-            serial=cfg.serial,
-            now=now,
-            get_epcs=self.get_epcs(),
-            set_epcs=self.set_epcs(),
-        )
+        common = superclass_property(epc, cfg, now, self.get_epcs(), self.set_epcs())
         if common is not None:
             return common
         match epc:

@@ -391,15 +391,7 @@ class SimulatedMeter:
             return None
         cfg = self.config
         now = self.now()
-        common = superclass_property(
-            epc,
-            fault=cfg.fault,
-            maker=cfg.maker_code,
-            serial=cfg.serial,
-            now=now,
-            get_epcs=self.get_epcs(),
-            set_epcs=self.set_epcs(),
-        )
+        common = superclass_property(epc, cfg, now, self.get_epcs(), self.set_epcs())
         if common is not None:
             return common
         match epc:
