@@ -124,13 +124,17 @@ class DongleState:
         return mac_to_ipv6(self.mac)
 
 
-class Dongle:
-    """Protocol engine of one dongle attached to the simulator."""
+class DongleEngine:
+    """What every dongle engine shares: its state, its tasks and the session lifetime.
 
-    def __init__(self, sim: Simulator, model: DongleModel, mac: str) -> None:
+    A subclass parses its own protocol from :meth:`feed` and answers through
+    :meth:`emit`; faults reach either kind through the same methods.
+    """
+
+    def __init__(self, sim: Simulator, model: DongleModel, state: DongleState) -> None:
         self.sim = sim
         self.model = model
-        self.state = DongleState(mac=mac, erxudp_hex=model is DongleModel.RL7023_IPS)
+        self.state = state
         self._rbid: str | None = None
         self._password: str | None = None
         self._buf = bytearray()
@@ -167,6 +171,36 @@ class Dongle:
     def emit(self, data: bytes) -> None:
         self.sim.write(data)
 
+    async def sleep(self, nominal: float) -> None:
+        await asyncio.sleep(self.sim.timing.wait(nominal))
+
+    def expire_session(self, reauth: bool | None) -> None:
+        raise NotImplementedError
+
+    # --- the session lifetime ---------------------------------------------------------------
+
+    def _start_lifetime(self) -> None:
+        self._cancel_lifetime()
+        lifetime = self.sim.config.session_lifetime
+        if lifetime is None or self.sim.stopping:
+            return
+        loop = asyncio.get_running_loop()
+        self._lifetime_handle = loop.call_later(lifetime, self.expire_session, None)
+
+    def _cancel_lifetime(self) -> None:
+        if self._lifetime_handle is not None:
+            self._lifetime_handle.cancel()
+            self._lifetime_handle = None
+
+
+class Dongle(DongleEngine):
+    """Protocol engine of one SKSTACK-IP dongle attached to the simulator."""
+
+    def __init__(self, sim: Simulator, model: DongleModel, mac: str) -> None:
+        super().__init__(
+            sim, model, DongleState(mac=mac, erxudp_hex=model is DongleModel.RL7023_IPS)
+        )
+
     def line(self, text: str, end: bytes = CRLF) -> None:
         self.emit(text.encode("ascii") + end)
 
@@ -178,9 +212,6 @@ class Dongle:
         if param is not None:
             text += f" {param}"
         self.line(text)
-
-    async def sleep(self, nominal: float) -> None:
-        await asyncio.sleep(self.sim.timing.wait(nominal))
 
     # --- input ---------------------------------------------------------------------------
 
@@ -594,19 +625,6 @@ class Dongle:
     async def _term_event(self, reachable: bool) -> None:
         await self.sleep(self.sim.timing.join_seconds * (0.1 if reachable else 1.0))
         self.event(0x27 if reachable else 0x28, self.sim.config.ipv6)
-
-    def _start_lifetime(self) -> None:
-        self._cancel_lifetime()
-        lifetime = self.sim.config.session_lifetime
-        if lifetime is None or self.sim.stopping:
-            return
-        loop = asyncio.get_running_loop()
-        self._lifetime_handle = loop.call_later(lifetime, self.expire_session, None)
-
-    def _cancel_lifetime(self) -> None:
-        if self._lifetime_handle is not None:
-            self._lifetime_handle.cancel()
-            self._lifetime_handle = None
 
     def expire_session(self, reauth: bool | None) -> None:
         """EVENT 29; with re-authentication EVENT 25 follows, else the session is gone."""

@@ -7,6 +7,11 @@ both sides against the protocol reference, not one implementation against itself
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
 
 EHD1 = 0x10
 EHD2_FORMAT1 = 0x81
@@ -105,3 +110,123 @@ def decode_property_map(edt: bytes) -> set[int]:
             if edt[1 + i] & (1 << bit):
                 out.add(((0x8 + bit) << 4) | i)
     return out
+
+
+def node_profile(
+    epc: int, *, release: int, identification: bytes, maker: int, eoj: bytes
+) -> bytes | None:
+    """One property of the node profile 0x0EF001 of a node holding the one object ``eoj``.
+
+    ``release`` is the ECHONET Lite release byte of 0x82 (0x0D for 'D', ...),
+    ``identification`` the 17 bytes of 0x83, ``maker`` the 3-byte maker code (8A).
+    """
+    instances = bytes([1]) + eoj
+    maker_code = maker.to_bytes(3, "big")
+    table: dict[int, bytes] = {
+        0x80: b"\x30",
+        0x82: bytes([0x01, release, 0x01, 0x00]),
+        0x83: identification,
+        0x8A: maker_code,
+        0xD3: (1).to_bytes(3, "big"),
+        0xD4: (2).to_bytes(2, "big"),
+        0xD5: instances,
+        0xD6: instances,
+        0xD7: bytes([1, eoj[0], eoj[1]]),
+    }
+    if epc == 0x9D:
+        return property_map([0x80, 0xD5])
+    if epc == 0x9E:
+        return property_map([])
+    if epc == 0x9F:
+        return property_map([*table, 0x9D, 0x9E, 0x9F])
+    return table.get(epc)
+
+
+class MeterIdentityConfig(Protocol):
+    """What a simulated meter's configuration says of its identity and health."""
+
+    fault: bool
+    maker_code: int
+    serial: str
+
+
+def superclass_property(
+    epc: int, config: MeterIdentityConfig, now: datetime, get_epcs: list[int], set_epcs: list[int]
+) -> bytes | None:
+    """A device superclass property every simulated meter answers alike; None for others.
+
+    0x80 operation status (on), 0x88 fault status, 0x8A maker code, 0x8D serial number,
+    0x97/0x98 current time and date, 0x9D/0x9E/0x9F the announce, Set and Get maps.
+    """
+    match epc:
+        case 0x80:
+            return b"\x30"
+        case 0x88:
+            return b"\x41" if config.fault else b"\x42"
+        case 0x8A:
+            return config.maker_code.to_bytes(3, "big")
+        case 0x8D:
+            return config.serial.encode("ascii")[:12].ljust(12, b"\x00")
+        case 0x97:
+            return bytes([now.hour, now.minute])
+        case 0x98:
+            return now.year.to_bytes(2, "big") + bytes([now.month, now.day])
+        case 0x9D:
+            return property_map([0x80, 0x81, 0x88])
+        case 0x9E:
+            return property_map(set_epcs)
+        case 0x9F:
+            return property_map(get_epcs)
+    return None
+
+
+def refuse(epc: int, edt: bytes) -> bool:
+    """The write side of an object nothing may be set on."""
+    return False
+
+
+def serve(
+    request: Frame,
+    obj: bytes,
+    read: Callable[[int], bytes | None],
+    write: Callable[[int, bytes], bool],
+    *,
+    max_get: int | None = None,
+) -> list[tuple[Frame, bool]]:
+    """Answer one request to the object ``obj``: a list of (frame, multicast?).
+
+    ``read`` gives a property's EDT (None: not offered), ``write`` applies a Set (False:
+    refused). A Get answers the first ``max_get`` properties at most (None: all), the
+    rest with PDC 0 in a Get_SNA. SetI that succeeds and INFC_Res get no answer; an
+    INF_REQ answers with a multicast INF.
+    """
+    esv = request.esv
+
+    def reply(esv: int, props: list[tuple[int, bytes]]) -> Frame:
+        return Frame(request.tid, obj, request.seoj, esv, props)
+
+    if esv in (GET, INF_REQ):
+        props: list[tuple[int, bytes]] = []
+        for index, (epc, _) in enumerate(request.props):
+            edt = read(epc) if esv == INF_REQ or max_get is None or index < max_get else None
+            props.append((epc, edt or b""))
+        ok = all(edt for _, edt in props)
+        if esv == GET:
+            return [(reply(GET_RES if ok else GET_SNA, props), False)]
+        return [(reply(INF, props), True)] if ok else [(reply(INF_SNA, props), False)]
+    if esv in (SETC, SETI):
+        props = []
+        ok = True
+        for epc, edt in request.props:
+            if write(epc, edt):
+                props.append((epc, b""))
+            else:
+                ok = False
+                props.append((epc, edt))
+        if esv == SETI and ok:
+            return []
+        return [(reply(SET_RES if ok else SETC_SNA if esv == SETC else SETI_SNA, props), False)]
+    if esv == INFC:
+        return [(reply(INFC_RES, [(epc, b"") for epc, _ in request.props]), False)]
+    # INFC_Res and anything else: accepted silently.
+    return []

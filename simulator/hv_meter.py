@@ -24,23 +24,14 @@ import random
 from typing import TYPE_CHECKING
 
 from .echonet import (
-    GET,
-    GET_RES,
-    GET_SNA,
     INF,
-    INF_REQ,
-    INF_SNA,
-    INFC,
-    INFC_RES,
     NO_DATA_U32,
     NODE_PROFILE_EOJ,
-    SET_RES,
-    SETC,
-    SETC_SNA,
-    SETI,
-    SETI_SNA,
     Frame,
-    property_map,
+    node_profile,
+    refuse,
+    serve,
+    superclass_property,
 )
 from .meter import UNIT_KWH
 from .timing import JST, half_hour_floor
@@ -357,31 +348,16 @@ class SimulatedHvMeter:
         cfg = self.config
         now = self.now()
         boundary = self.latest_boundary()
+        common = superclass_property(epc, cfg, now, self.get_epcs(), self.set_epcs())
+        if common is not None:
+            return common
         match epc:
-            case 0x80:
-                return b"\x30"
             case 0x81:
                 return b"\x00"
             case 0x82:
                 return bytes([0, 0, ord(cfg.release[:1] or "M"), 0])
             case 0x83:
                 return self.identification
-            case 0x88:
-                return b"\x41" if cfg.fault else b"\x42"
-            case 0x8A:
-                return cfg.maker_code.to_bytes(3, "big")
-            case 0x8D:
-                return cfg.serial.encode("ascii")[:12].ljust(12, b"\x00")
-            case 0x97:
-                return bytes([now.hour, now.minute])
-            case 0x98:
-                return now.year.to_bytes(2, "big") + bytes([now.month, now.day])
-            case 0x9D:
-                return property_map([0x80, 0x81, 0x88])
-            case 0x9E:
-                return property_map(self.set_epcs())
-            case 0x9F:
-                return property_map(self.get_epcs())
             case 0xC1:
                 return _u32(self.monthly_max_demand_raw())
             case 0xC2:
@@ -435,26 +411,13 @@ class SimulatedHvMeter:
         return False
 
     def read_node_profile(self, epc: int) -> bytes | None:
-        instances = bytes([1]) + HV_METER_EOJ
-        maker = self.config.maker_code.to_bytes(3, "big")
-        table: dict[int, bytes] = {
-            0x80: b"\x30",
-            0x82: bytes([0x01, 0x0E, 0x01, 0x00]),
-            0x83: self.identification,
-            0x8A: maker,
-            0xD3: (1).to_bytes(3, "big"),
-            0xD4: (2).to_bytes(2, "big"),
-            0xD5: instances,
-            0xD6: instances,
-            0xD7: bytes([1, 0x02, 0x8A]),
-        }
-        if epc == 0x9D:
-            return property_map([0x80, 0xD5])
-        if epc == 0x9E:
-            return property_map([])
-        if epc == 0x9F:
-            return property_map([*table, 0x9D, 0x9E, 0x9F])
-        return table.get(epc)
+        return node_profile(
+            epc,
+            release=0x0E,
+            identification=self.identification,
+            maker=self.config.maker_code,
+            eoj=HV_METER_EOJ,
+        )
 
     # --- ECHONET Lite services -------------------------------------------------------------------
 
@@ -467,46 +430,11 @@ class SimulatedHvMeter:
     def handle(self, request: Frame) -> list[tuple[Frame, bool]]:
         """Answer one request: a list of (frame, multicast?)."""
         deoj = request.deoj
-        read: Callable[[int], bytes | None]
         if deoj[:2] == HV_METER_EOJ[:2] and deoj[2] in (0, 1):
-            obj, read, write = HV_METER_EOJ, self.read_meter, self.write_meter
-        elif deoj[:2] == NODE_PROFILE_EOJ[:2] and deoj[2] in (0, 1, 2):
-            obj, read, write = NODE_PROFILE_EOJ, self.read_node_profile, _refuse
-        else:
-            return []
-        esv = request.esv
-        if esv == GET:
-            props = [(epc, read(epc) or b"") for epc, _ in request.props]
-            ok = all(edt for _, edt in props)
-            return [
-                (Frame(request.tid, obj, request.seoj, GET_RES if ok else GET_SNA, props), False)
-            ]
-        if esv in (SETC, SETI):
-            props = []
-            ok = True
-            for epc, edt in request.props:
-                if write(epc, edt):
-                    props.append((epc, b""))
-                else:
-                    ok = False
-                    props.append((epc, edt))
-            if esv == SETI and ok:
-                return []
-            sna = SETC_SNA if esv == SETC else SETI_SNA
-            return [(Frame(request.tid, obj, request.seoj, SET_RES if ok else sna, props), False)]
-        if esv == INF_REQ:
-            props = [(epc, read(epc) or b"") for epc, _ in request.props]
-            if not all(edt for _, edt in props):
-                return [(Frame(request.tid, obj, request.seoj, INF_SNA, props), False)]
-            return [(Frame(request.tid, obj, request.seoj, INF, props), True)]
-        if esv == INFC:
-            props = [(epc, b"") for epc, _ in request.props]
-            return [(Frame(request.tid, obj, request.seoj, INFC_RES, props), False)]
+            return serve(request, HV_METER_EOJ, self.read_meter, self.write_meter)
+        if deoj[:2] == NODE_PROFILE_EOJ[:2] and deoj[2] in (0, 1, 2):
+            return serve(request, NODE_PROFILE_EOJ, self.read_node_profile, refuse)
         return []
-
-
-def _refuse(epc: int, edt: bytes) -> bool:
-    return False
 
 
 def _whole(value: Decimal, what: str) -> int:

@@ -9,15 +9,12 @@ behaviours are confirmed by public sources and which are this simulator's choice
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .dongle import DongleModel, DongleState
+from .dongle import DongleEngine, DongleModel, DongleState
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine
-
     from .echonet import Frame
     from .sim import Pan, Simulator
 
@@ -73,21 +70,14 @@ def lqi_to_rssi(lqi: int) -> int:
     return round(0.275 * lqi - 104.27)
 
 
-class J11Dongle:
+class J11Dongle(DongleEngine):
     """Protocol engine of one J11-firmware dongle attached to the simulator."""
 
     def __init__(self, sim: Simulator, model: DongleModel, mac: str) -> None:
-        self.sim = sim
-        self.model = model
-        self.state = DongleState(mac=mac, echo=False)
-        self._buf = bytearray()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._lifetime_handle: asyncio.TimerHandle | None = None
-        self.pending_ns = 0  # SKSTACK-only knob; a J11 dongle resolves neighbours silently
+        # pending_ns is an SKSTACK-only knob; a J11 dongle resolves neighbours silently.
+        super().__init__(sim, model, DongleState(mac=mac, echo=False))
         #: The regreh report: re-authentication (and any PANA) fails until a module reset.
         self.pana_stuck = False
-        self._rbid: str | None = None
-        self._password: str | None = None
         self._channel: int | None = None  # J11 numbering, set by 0x005F
         self._route_b: Pan | None = None
         self._ports: set[int] = set()
@@ -95,40 +85,11 @@ class J11Dongle:
 
     # --- plumbing ------------------------------------------------------------------------
 
-    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        if self.sim.stopping:
-            coro.close()
-            return
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def cancel_all(self) -> None:
-        self._cancel_lifetime()
-        while self._tasks:
-            tasks = list(self._tasks)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            self._tasks.difference_update(tasks)
-        self._cancel_lifetime()
-
-    def cancel_all_nowait(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        self._cancel_lifetime()
-
-    def emit(self, data: bytes) -> None:
-        self.sim.write(data)
-
     def respond(self, code: int, data: bytes = b"") -> None:
         self.emit(encode(code | 0x2000, data))
 
     def notify(self, code: int, data: bytes = b"") -> None:
         self.emit(encode(code, data))
-
-    async def sleep(self, nominal: float) -> None:
-        await asyncio.sleep(self.sim.timing.wait(nominal))
 
     def event(self, num: int, addr: str, param: str | None = None) -> None:
         """SKSTACK EVENT hook used by shared fault knobs: J11 has no such line.
@@ -425,19 +386,6 @@ class J11Dongle:
         else:
             self._drop_session()
             self.notify(0x6028, bytes([0x03]) + mac)
-
-    def _start_lifetime(self) -> None:
-        self._cancel_lifetime()
-        lifetime = self.sim.config.session_lifetime
-        if lifetime is None or self.sim.stopping:
-            return
-        loop = asyncio.get_running_loop()
-        self._lifetime_handle = loop.call_later(lifetime, self.expire_session, None)
-
-    def _cancel_lifetime(self) -> None:
-        if self._lifetime_handle is not None:
-            self._lifetime_handle.cancel()
-            self._lifetime_handle = None
 
     def expire_session(self, reauth: bool | None) -> None:
         """The PANA lifetime ends: the module re-authenticates by itself, or loses it."""

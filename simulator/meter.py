@@ -34,25 +34,17 @@ from typing import TYPE_CHECKING, Literal
 
 from .echonet import (
     CONTROLLER_EOJ,
-    GET,
-    GET_RES,
-    GET_SNA,
     INF,
-    INF_REQ,
-    INFC,
-    INFC_RES,
     METER_EOJ,
     NO_DATA_S16,
     NO_DATA_S32,
     NO_DATA_U32,
     NODE_PROFILE_EOJ,
-    SET_RES,
-    SETC,
-    SETC_SNA,
-    SETI,
-    SETI_SNA,
     Frame,
-    property_map,
+    node_profile,
+    refuse,
+    serve,
+    superclass_property,
 )
 from .timing import JST, half_hour_floor
 
@@ -403,29 +395,14 @@ class SimulatedMeter:
             return None
         cfg = self.config
         now = self.now()
+        common = superclass_property(epc, cfg, now, self.get_epcs(), self.set_epcs())
+        if common is not None:
+            return common
         match epc:
-            case 0x80:
-                return b"\x30"
             case 0x81:
                 return bytes([self.installation_location])
             case 0x82:
                 return bytes([0, 0, ord(cfg.release[:1] or "J"), 0])
-            case 0x88:
-                return b"\x41" if cfg.fault else b"\x42"
-            case 0x8A:
-                return cfg.maker_code.to_bytes(3, "big")
-            case 0x8D:
-                return cfg.serial.encode("ascii")[:12].ljust(12, b"\x00")
-            case 0x97:
-                return bytes([now.hour, now.minute])
-            case 0x98:
-                return now.year.to_bytes(2, "big") + bytes([now.month, now.day])
-            case 0x9D:
-                return property_map([0x80, 0x81, 0x88])
-            case 0x9E:
-                return property_map(self.set_epcs())
-            case 0x9F:
-                return property_map(self.get_epcs())
             case 0xD3:
                 return (cfg.coefficient or 1).to_bytes(4, "big")
             case 0xD7:
@@ -507,11 +484,8 @@ class SimulatedMeter:
         if epc == 0xED:
             if len(edt) != 7:
                 return False
-            try:
-                when = datetime(
-                    int.from_bytes(edt[0:2], "big"), edt[2], edt[3], edt[4], edt[5], tzinfo=JST
-                )
-            except ValueError:
+            when = _parse_datetime5(edt)
+            if when is None:
                 return False
             count = edt[6]
             oldest = self.latest_boundary() - timedelta(days=self.config.retention_days)
@@ -528,11 +502,8 @@ class SimulatedMeter:
     def _set_ef(self, edt: bytes) -> bool:
         if len(edt) != 7:
             return False
-        try:
-            when = datetime(
-                int.from_bytes(edt[0:2], "big"), edt[2], edt[3], edt[4], edt[5], tzinfo=JST
-            )
-        except ValueError:
+        when = _parse_datetime5(edt)
+        if when is None:
             return False
         count = edt[6]
         latest = self.latest_minute()
@@ -544,26 +515,17 @@ class SimulatedMeter:
         return True
 
     def read_node_profile(self, epc: int) -> bytes | None:
-        instances = bytes([1]) + METER_EOJ
-        maker = self.config.maker_code.to_bytes(3, "big")
-        table: dict[int, bytes] = {
-            0x80: b"\x30",
-            0x82: bytes([0x01, 0x0D, 0x01, 0x00]),
-            0x83: b"\xfe" + maker + bytes.fromhex(self.config.mac) + bytes(5),
-            0x8A: maker,
-            0xD3: (1).to_bytes(3, "big"),
-            0xD4: (2).to_bytes(2, "big"),
-            0xD5: instances,
-            0xD6: instances,
-            0xD7: bytes([1, 0x02, 0x88]),
-        }
-        if epc == 0x9D:
-            return property_map([0x80, 0xD5])
-        if epc == 0x9E:
-            return property_map([])
-        if epc == 0x9F:
-            return property_map([*table, 0x9D, 0x9E, 0x9F])
-        return table.get(epc)
+        maker = self.config.maker_code
+        return node_profile(
+            epc,
+            release=0x0D,
+            identification=b"\xfe"
+            + maker.to_bytes(3, "big")
+            + bytes.fromhex(self.config.mac)
+            + bytes(5),
+            maker=maker,
+            eoj=METER_EOJ,
+        )
 
     # --- ECHONET service handling -------------------------------------------------------
 
@@ -586,57 +548,16 @@ class SimulatedMeter:
         """Answer one request: a list of (frame, multicast?)."""
         deoj = request.deoj
         if deoj[:2] == METER_EOJ[:2] and deoj[2] in (0, 1):
-            obj = METER_EOJ
-            read, write = self.read_meter, self.write_meter
-        elif deoj[:2] == NODE_PROFILE_EOJ[:2] and deoj[2] in (0, 1, 2):
-            obj = NODE_PROFILE_EOJ
-            read, write = self.read_node_profile, _refuse
-        else:
-            return []  # no such object: stay silent
-        esv = request.esv
-
-        def reply(ok_esv: int, sna_esv: int, props: list[tuple[int, bytes]], ok: bool) -> Frame:
-            return Frame(request.tid, obj, request.seoj, ok_esv if ok else sna_esv, props)
-
-        if esv == GET:
-            props: list[tuple[int, bytes]] = []
-            ok = True
-            for index, (epc, _) in enumerate(request.props):
-                edt = read(epc) if index < self.config.max_epcs_per_get else None
-                if edt is None:
-                    ok = False
-                    edt = b""
-                props.append((epc, edt))
-            return [(reply(GET_RES, GET_SNA, props, ok), False)]
-        if esv in (SETC, SETI):
-            props = []
-            ok = True
-            for epc, edt in request.props:
-                if write(epc, edt):
-                    props.append((epc, b""))
-                else:
-                    ok = False
-                    props.append((epc, edt))
-            if esv == SETI and ok:
-                return []
-            return [(reply(SET_RES, SETC_SNA if esv == SETC else SETI_SNA, props, ok), False)]
-        if esv == INF_REQ:
-            props = []
-            for epc, _ in request.props:
-                edt = read(epc)
-                props.append((epc, edt if edt is not None else b""))
-            if any(not edt for _, edt in props):
-                return [(Frame(request.tid, obj, request.seoj, 0x53, props), False)]
-            return [(Frame(request.tid, obj, request.seoj, INF, props), True)]
-        if esv == INFC:
-            props = [(epc, b"") for epc, _ in request.props]
-            return [(Frame(request.tid, obj, request.seoj, INFC_RES, props), False)]
-        # INFC_Res and anything else: accepted silently.
-        return []
-
-
-def _refuse(epc: int, edt: bytes) -> bool:
-    return False
+            return serve(
+                request,
+                METER_EOJ,
+                self.read_meter,
+                self.write_meter,
+                max_get=self.config.max_epcs_per_get,
+            )
+        if deoj[:2] == NODE_PROFILE_EOJ[:2] and deoj[2] in (0, 1, 2):
+            return serve(request, NODE_PROFILE_EOJ, self.read_node_profile, refuse)
+        return []  # no such object: stay silent
 
 
 def _add_slots(day0: datetime, index: int) -> datetime:
@@ -665,6 +586,14 @@ def _s16(value: int, *, raw: bool = False) -> bytes:
 
 def _datetime7(dt: datetime) -> bytes:
     return dt.year.to_bytes(2, "big") + bytes([dt.month, dt.day, dt.hour, dt.minute, dt.second])
+
+
+def _parse_datetime5(edt: bytes) -> datetime | None:
+    """The JST minute of a 7-byte ED/EF EDT (year, month, day, hour, minute, count)."""
+    try:
+        return datetime(int.from_bytes(edt[0:2], "big"), edt[2], edt[3], edt[4], edt[5], tzinfo=JST)
+    except ValueError:
+        return None
 
 
 def _datetime5(dt: datetime) -> bytes:

@@ -54,6 +54,15 @@ def connection_timing(monkeypatch: pytest.MonkeyPatch) -> ConnectionTiming:
     return timing
 
 
+def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests that fail fast: the poll that meets an outage or a refusal is quick."""
+    monkeypatch.setattr(
+        coordinator_module,
+        "CONNECTION_TIMING",
+        ConnectionTiming.fast().evolve(request_timeout=0.2, command_timeout=0.3, retries=1),
+    )
+
+
 @pytest.fixture
 async def make_simulator(socket_enabled: None) -> AsyncGenerator[SimFactory]:
     """Start simulators on 127.0.0.1 (or a pty); all are stopped at the end."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from homeassistant.data_entry_flow import FlowResultType
+
+from custom_components.broute_meter.const import DOMAIN
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigFlowResult
@@ -43,3 +46,17 @@ async def finish_probe(hass: HomeAssistant, result: ConfigFlowResult) -> ConfigF
         return result
     await hass.async_block_till_done()
     return await hass.config_entries.flow.async_configure(result["flow_id"])
+
+
+async def poll_until_reauth(
+    hass: HomeAssistant, entry: MockConfigEntry, *, rounds: int = 50
+) -> list[ConfigFlowResult]:
+    """Poll until the integration's flows start (at most ``rounds`` polls); the flows."""
+    coordinator = entry.runtime_data.coordinator
+    for _ in range(rounds):
+        await coordinator.async_refresh()
+        await hass.async_block_till_done()
+        if hass.config_entries.flow.async_progress_by_handler(DOMAIN):
+            break
+        await asyncio.sleep(0.05)
+    return list(hass.config_entries.flow.async_progress_by_handler(DOMAIN))

@@ -1,8 +1,8 @@
-"""Binary sensor: the meter's own fault status (EPC 0x88)."""
+"""Binary sensor: the meter's own fault status (low- and high-voltage meters)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from homeassistant.components.binary_sensor import (
     BinarySensorEntity,
@@ -11,14 +11,16 @@ from homeassistant.components.binary_sensor import (
 from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.const import EntityCategory
 
-from .coordinator_network import is_high_voltage
-from .entity import BRouteEntity
+from .coordinator import BRouteCoordinator
+from .coordinator_network import HvCoordinator, is_high_voltage
+from .entity import MeterEntity
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
     from .coordinator import BRouteConfigEntry
+    from .coordinator_network import HvConfigEntry
 
 PARALLEL_UPDATES = 0
 
@@ -37,11 +39,17 @@ async def async_setup_entry(
 ) -> None:
     """Create the fault sensor."""
     if is_high_voltage(entry.data):
-        return  # the high-voltage class has no fault status in this integration
-    async_add_entities([BRouteFaultSensor(entry.runtime_data.coordinator, FAULT)])
+        hv = cast("HvConfigEntry", entry).runtime_data.coordinator
+        assert hv.meter_info is not None  # read in the coordinator's setup
+        if hv.meter_info.has_fault_status:
+            async_add_entities([FaultSensor(hv, FAULT)])
+        return
+    async_add_entities([FaultSensor(entry.runtime_data.coordinator, FAULT)])
 
 
-class BRouteFaultSensor(BRouteEntity, BinarySensorEntity):
+class FaultSensor[CoordinatorT: BRouteCoordinator | HvCoordinator](
+    MeterEntity[CoordinatorT], BinarySensorEntity
+):
     """On when the meter reports a fault."""
 
     @property

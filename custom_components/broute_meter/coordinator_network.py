@@ -154,6 +154,7 @@ class HvData:
     cumulative_max_demand: float | None = None
     reactive_energy: float | None = None
     power_factor: float | None = None  # percent
+    fault: bool | None = None  # the meter's own fault status
 
 
 @dataclass(kw_only=True)
@@ -326,6 +327,7 @@ class HvCoordinator(DataUpdateCoordinator[HvData]):
             cumulative_max_demand=_float(reading.cumulative_max_demand_kw),
             reactive_energy=reactive,
             power_factor=None if pf is None else round(pf * 100, 1),
+            fault=reading.fault,
         )
 
     def diagnostics(self) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from .coordinator_network import is_high_voltage
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
+    from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
     from .coordinator import BRouteConfigEntry
     from .coordinator_network import HvConfigEntry
@@ -80,13 +81,7 @@ async def async_get_config_entry_diagnostics(
             if coordinator.scale
             else None,
             "link": connection.diagnostics(),
-            "coordinator": {
-                "last_update_success": coordinator.last_update_success,
-                "last_exception": repr(coordinator.last_exception)
-                if coordinator.last_exception
-                else None,
-                "update_interval": str(coordinator.update_interval),
-            },
+            "coordinator": _coordinator_facts(coordinator),
             "data": _jsonable(asdict(data)) if data is not None else None,
             "history": history.status.as_dict() if history is not None else None,
         },
@@ -108,17 +103,20 @@ def _hv_diagnostics(entry: HvConfigEntry) -> dict[str, Any]:
             },
             "meter": coordinator.meter_info.diagnostics() if coordinator.meter_info else None,
             "link": coordinator.diagnostics(),
-            "coordinator": {
-                "last_update_success": coordinator.last_update_success,
-                "last_exception": repr(coordinator.last_exception)
-                if coordinator.last_exception
-                else None,
-                "update_interval": str(coordinator.update_interval),
-            },
+            "coordinator": _coordinator_facts(coordinator),
             "data": _jsonable(asdict(data)) if data is not None else None,
         },
         TO_REDACT,
     )
+
+
+def _coordinator_facts(coordinator: DataUpdateCoordinator[Any]) -> dict[str, Any]:
+    """How the polls go: the last outcome and the interval."""
+    return {
+        "last_update_success": coordinator.last_update_success,
+        "last_exception": repr(coordinator.last_exception) if coordinator.last_exception else None,
+        "update_interval": str(coordinator.update_interval),
+    }
 
 
 def _jsonable(value: Any) -> Any:

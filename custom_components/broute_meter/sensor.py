@@ -20,18 +20,18 @@ from homeassistant.const import (
     UnitOfPower,
 )
 
-from .coordinator_network import is_high_voltage
-from .entity import BRouteEntity
-from .sensor_hv import async_setup_hv_entry
+from .coordinator import BRouteCoordinator, MeterData, MeterInfo
+from .coordinator_network import HvCoordinator, is_high_voltage
+from .entity import MeterEntity, MeterSensorDescription, MeterValueEntity
+from .sensor_hv import hv_sensors
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from datetime import datetime
 
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-    from .coordinator import BRouteConfigEntry, BRouteCoordinator, MeterData, MeterInfo
+    from .coordinator import BRouteConfigEntry
     from .coordinator_network import HvConfigEntry
     from .history import HistoryImporter
 
@@ -40,11 +40,8 @@ PARALLEL_UPDATES = 0
 
 
 @dataclass(frozen=True, kw_only=True)
-class BRouteSensorEntityDescription(SensorEntityDescription):
-    """How one sensor reads the snapshot, and whether this meter has it."""
-
-    value_fn: Callable[[MeterData], float | int | datetime | None]
-    exists_fn: Callable[[MeterInfo], bool] = lambda _: True
+class BRouteSensorEntityDescription(MeterSensorDescription[MeterData, MeterInfo]):
+    """How one sensor reads a low-voltage meter's snapshot, and whether the meter has it."""
 
 
 SENSORS: tuple[BRouteSensorEntityDescription, ...] = (
@@ -175,7 +172,13 @@ async def async_setup_entry(
 ) -> None:
     """Create the sensors this meter supports."""
     if is_high_voltage(entry.data):
-        await async_setup_hv_entry(cast("HvConfigEntry", entry), async_add_entities)
+        hv_entry = cast("HvConfigEntry", entry)
+        hv_entities = hv_sensors(hv_entry)
+        if hv_entry.runtime_data.history is not None:
+            hv_entities.append(
+                HistorySensor(hv_entry.runtime_data.coordinator, hv_entry.runtime_data.history)
+            )
+        async_add_entities(hv_entities)
         return
     coordinator = entry.runtime_data.coordinator
     info = coordinator.meter_info
@@ -186,30 +189,22 @@ async def async_setup_entry(
         if description.exists_fn(info)
     ]
     if entry.runtime_data.history is not None:
-        entities.append(BRouteHistorySensor(coordinator, entry.runtime_data.history))
+        entities.append(HistorySensor(coordinator, entry.runtime_data.history))
     async_add_entities(entities)
 
 
-class BRouteSensor(BRouteEntity, RestoreSensor):
+class BRouteSensor(MeterValueEntity[BRouteCoordinator], RestoreSensor):
     """A value of the meter; its last state is kept so a restart can seed the energy guard."""
 
     entity_description: BRouteSensorEntityDescription
 
-    @property
-    def native_value(self) -> float | int | datetime | None:
-        """The current value."""
-        return self.entity_description.value_fn(self.coordinator.data)
 
-    @property
-    def available(self) -> bool:
-        """Available while the meter answers and the value is known."""
-        return super().available and self.native_value is not None
-
-
-class BRouteHistorySensor(BRouteEntity, SensorEntity):
+class HistorySensor[CoordinatorT: BRouteCoordinator | HvCoordinator](
+    MeterEntity[CoordinatorT], SensorEntity
+):
     """End of the newest hour in the long-term statistics (history job progress)."""
 
-    def __init__(self, coordinator: BRouteCoordinator, history: HistoryImporter) -> None:
+    def __init__(self, coordinator: CoordinatorT, history: HistoryImporter) -> None:
         """Follow the history job rather than the polls."""
         super().__init__(coordinator, HISTORY_SENSOR)
         self._history = history

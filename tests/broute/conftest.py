@@ -23,6 +23,8 @@ from simulator import (
     TimingModel,
 )
 
+from .udp_harness import UdpHarness
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
@@ -86,6 +88,16 @@ async def harness(socket_enabled: None) -> AsyncIterator[Harness]:
         yield h
     finally:
         await h.close()
+
+
+@pytest.fixture
+async def udp(socket_enabled: None) -> AsyncIterator[UdpHarness]:
+    """UDP meters on loopback and links to them (see ``udp_harness.py``)."""
+    harness = UdpHarness()
+    try:
+        yield harness
+    finally:
+        await harness.close()
 
 
 async def get(conn: MeterConnection, *epcs: int) -> dict[int, bytes]:

@@ -19,19 +19,9 @@ from simulator import SimulatedHvMeter
 from .udp_harness import FAMILIES, UdpHarness, hosts
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
     from typing import Any
 
     from simulator import UdpMeterServer
-
-
-@pytest.fixture
-async def udp(socket_enabled: None) -> AsyncIterator[UdpHarness]:
-    harness = UdpHarness()
-    try:
-        yield harness
-    finally:
-        await harness.close()
 
 
 async def _meter(
@@ -134,6 +124,39 @@ async def test_frames_per_poll(udp: UdpHarness) -> None:
     before = server.requests
     await meter.read()  # a new slot refreshes C2
     assert server.requests - before == 2
+
+
+async def test_fault_status_rides_the_once_per_slot_frame_when_the_poll_is_full(
+    udp: UdpHarness,
+) -> None:
+    """With reactive energy the poll frame is full: 88 comes with C2, once per slot."""
+    meter, sim, server = await _meter(udp)
+    identity = await meter.read_identity()
+    assert identity.has_fault_status
+    assert (await meter.read()).fault is False
+    sim.config.fault = True
+    before = server.requests
+    assert (await meter.read()).fault is False  # same slot: the last value, one frame
+    assert server.requests - before == 1
+    udp.clock.advance(30 * 60)
+    before = server.requests
+    assert (await meter.read()).fault is True
+    assert server.requests - before == 2
+    sim.config.fault = False
+    udp.clock.advance(30 * 60)
+    assert (await meter.read()).fault is False
+
+
+async def test_fault_status_in_the_poll_frame_when_there_is_room(udp: UdpHarness) -> None:
+    """Without reactive energy 88 and C2 fit the one poll frame: read on every poll."""
+    meter, sim, server = await _meter(udp, reactive=False)
+    assert (await meter.read()).fault is False
+    sim.config.fault = True
+    before = server.requests
+    reading = await meter.read()
+    assert server.requests - before == 1
+    assert reading.fault is True
+    assert reading.cumulative_max_demand_kw == sim.cumulative_max_demand_kw()
 
 
 async def test_without_reactive_energy_one_frame_per_poll(udp: UdpHarness) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from typing import TYPE_CHECKING
 
 import pytest
 
@@ -43,19 +42,7 @@ from simulator import HvMeterConfig, SimulatedHvMeter, UdpMeterServer, echonet a
 
 from .udp_harness import FAMILIES, UdpHarness, hosts, wait_for
 
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
 UDP_LOGGER = "custom_components.broute_meter.broute.links.udp"
-
-
-@pytest.fixture
-async def udp(socket_enabled: None) -> AsyncIterator[UdpHarness]:
-    harness = UdpHarness()
-    try:
-        yield harness
-    finally:
-        await harness.close()
 
 
 # --- addresses -------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from simulator import SimulatedHvMeter, SimulatedMeter, echonet as sim_echonet
 from .udp_harness import UdpHarness, hosts, wait_for
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    from collections.abc import Awaitable, Callable
 
     from simulator import UdpMeterServer
 
@@ -36,15 +36,6 @@ ROUNDS = 12
 # One repair round: probe the last address, then search; plus one pause between rounds.
 _T = UdpTiming.fast()
 RECOVERY_LIMIT = _T.probe_timeout + _T.discovery_timeout + _T.repair_interval + 0.5
-
-
-@pytest.fixture
-async def udp(socket_enabled: None) -> AsyncIterator[UdpHarness]:
-    harness = UdpHarness()
-    try:
-        yield harness
-    finally:
-        await harness.close()
 
 
 #: Faults during which the poll that meets them must fail.

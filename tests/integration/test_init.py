@@ -13,6 +13,8 @@ from custom_components.broute_meter import coordinator as coordinator_module
 from custom_components.broute_meter.broute import ConnectionTiming
 from custom_components.broute_meter.const import CONF_PAN, DOMAIN, ISSUE_METER_NOT_FOUND
 
+from ..fixtures import short_timeouts
+from ..helpers import poll_until_reauth
 from .conftest import entry_for
 
 if TYPE_CHECKING:
@@ -191,15 +193,7 @@ async def test_credentials_revoked_while_running(
     hass: HomeAssistant, make_simulator: SimFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The meter drops the session and rejects the old credentials: reauth, not retries."""
-    monkeypatch.setattr(
-        coordinator_module,
-        "CONNECTION_TIMING",
-        ConnectionTiming.fast().evolve(
-            request_timeout=0.2,
-            command_timeout=0.3,
-            retries=1,
-        ),
-    )
+    short_timeouts(monkeypatch)
     sim = await make_simulator()
     entry = entry_for(sim)
     entry.add_to_hass(hass)
@@ -208,12 +202,6 @@ async def test_credentials_revoked_while_running(
     coordinator = entry.runtime_data.coordinator
     sim.password = "REISSUED0001"  # the utility re-issued the credentials
     sim.faults.end_session()
-    for _ in range(50):
-        await coordinator.async_refresh()
-        await hass.async_block_till_done()
-        if hass.config_entries.flow.async_progress_by_handler(DOMAIN):
-            break
-        await asyncio.sleep(0.05)
-    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    flows = await poll_until_reauth(hass, entry)
     assert [flow["context"]["source"] for flow in flows] == ["reauth"]
     assert not coordinator.last_update_success

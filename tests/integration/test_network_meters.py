@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.recorder.statistics import statistics_during_period
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, EntityCategory
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.recorder import get_instance
@@ -156,6 +157,54 @@ async def test_high_voltage_meter_found_by_discovery(
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
+
+
+def entity_of(hass: HomeAssistant, entry: ConfigEntry[Any], platform: str, key: str) -> str:
+    entity_id = er.async_get(hass).async_get_entity_id(platform, DOMAIN, f"{entry.unique_id}_{key}")
+    assert entity_id is not None, key
+    return entity_id
+
+
+@pytest.mark.parametrize("reactive", [True, False])
+async def test_high_voltage_meter_fault(
+    hass: HomeAssistant,
+    udp: UdpHarness,
+    family: str,
+    reactive: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The meter's fault status, as on a low-voltage entry; read every poll when it fits."""
+    server = await udp.hv_server(hosts(family)[1], reactive=reactive)
+    point_at(monkeypatch, server.port)
+    meter: Any = server.meter
+    entry = await add_by_address(hass, server.address)
+    entity_id = entity_of(hass, entry, "binary_sensor", "fault")
+    registered = er.async_get(hass).async_get(entity_id)
+    assert registered is not None
+    assert registered.translation_key == "fault"
+    assert registered.entity_category is EntityCategory.DIAGNOSTIC
+    assert registered.disabled_by is None
+    state = hass.states.get(entity_id)
+    assert state is not None
+    assert state.state == STATE_OFF
+    assert state.attributes["device_class"] == "problem"
+
+    meter.config.fault = True
+    coordinator = entry.runtime_data.coordinator
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    if reactive:
+        # A full poll frame: the status comes with the once-per-slot frame.
+        assert hass.states.get(entity_id).state == STATE_OFF  # type: ignore[union-attr]
+        udp.clock.advance(30 * 60)
+        await coordinator.async_refresh()
+        await hass.async_block_till_done()
+    assert hass.states.get(entity_id).state == STATE_ON  # type: ignore[union-attr]
+
+    server.reboot(1.0)
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert hass.states.get(entity_id).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
 
 
 async def test_low_voltage_meter_on_the_network(
@@ -325,6 +374,32 @@ async def test_high_voltage_history_becomes_hourly_statistics(
             start = dt_util.utc_from_timestamp(row["start"])
             end_kwh = meter.energy_kwh(start + timedelta(hours=1))
             assert row["state"] == pytest.approx(float(end_kwh), abs=1e-9)
+
+        # How far the statistics reach, as on a low-voltage entry: a diagnostic sensor,
+        # disabled by default, that follows the history job once enabled.
+        ent_reg = er.async_get(hass)
+        entity_id = entity_of(hass, entry, "sensor", "history_imported_until")
+        registered = ent_reg.async_get(entity_id)
+        assert registered is not None
+        assert registered.translation_key == "history_imported_until"
+        assert registered.entity_category is EntityCategory.DIAGNOSTIC
+        assert registered.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+        assert hass.states.get(entity_id) is None
+        ent_reg.async_update_entity(entity_id, disabled_by=None)
+        assert await hass.config_entries.async_reload(entry.entry_id)
+        await hass.async_block_till_done()
+        history = entry.runtime_data.history
+        assert history is not None
+        await history.async_wait_idle()
+        await hass.async_block_till_done()
+        imported_until = history.status.imported_until
+        assert imported_until is not None
+        last_end = dt_util.utc_from_timestamp(rows[-1]["start"]) + timedelta(hours=1)
+        assert imported_until >= last_end
+        state = hass.states.get(entity_id)
+        assert state is not None
+        assert dt_util.parse_datetime(state.state) == imported_until
+        assert state.attributes["device_class"] == "timestamp"
     finally:
         await hass.config_entries.async_unload(entry.entry_id)
         await harness.close()

@@ -28,10 +28,11 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.broute_meter import coordinator as coordinator_module
-from custom_components.broute_meter.broute import ConnectionTiming, LinkState
+from custom_components.broute_meter.broute import LinkState
 from custom_components.broute_meter.const import CONF_IDENTITY, DOMAIN
 from simulator import JST, ManualClock, MeterConfig, SimulatedMeter, Simulator
 
+from ..fixtures import short_timeouts
 from ..helpers import refresh, set_up, state
 from .conftest import METER_TIME, SimFactory, entry_for
 
@@ -270,15 +271,7 @@ async def test_unavailable_and_back(
     """A lost dongle makes the entities unavailable, logged once; they come back by themselves."""
     # A request meets the link under repair and fails at once; short timeouts keep the
     # poll that first meets the outage quick too.
-    monkeypatch.setattr(
-        coordinator_module,
-        "CONNECTION_TIMING",
-        ConnectionTiming.fast().evolve(
-            request_timeout=0.2,
-            command_timeout=0.3,
-            retries=1,
-        ),
-    )
+    short_timeouts(monkeypatch)
     sim = await make_simulator()
     entry = await setup(hass, sim)
     assert state(hass, POWER) != STATE_UNAVAILABLE

@@ -32,7 +32,7 @@ from custom_components.broute_meter.broute.errors import (
 from custom_components.broute_meter.const import CONF_PAN, CONF_PASSWORD, CONF_RBID, DOMAIN
 from simulator import TEST_PASSWORD, TEST_RBID, DongleModel
 
-from ..helpers import finish_probe
+from ..helpers import finish_probe, poll_until_reauth
 from .conftest import SimFactory, entry_for, port_of
 
 if TYPE_CHECKING:
@@ -298,14 +298,7 @@ async def test_reissued_id_asks_for_new_credentials(
     sim.rbid = new_rbid
     sim.pans[0].pair_id = new_rbid[-8:]
     sim.faults.end_session()
-    coordinator = entry.runtime_data.coordinator
-    for _ in range(60):
-        await coordinator.async_refresh()
-        await hass.async_block_till_done()
-        if hass.config_entries.flow.async_progress_by_handler(DOMAIN):
-            break
-        await asyncio.sleep(0.05)
-    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    flows = await poll_until_reauth(hass, entry, rounds=60)
     assert [flow["context"]["source"] for flow in flows] == ["reauth"]
     result = await hass.config_entries.flow.async_configure(flows[0]["flow_id"])
     result = await hass.config_entries.flow.async_configure(

@@ -11,8 +11,9 @@ result is one :class:`~..echonet.EnergyScale` per quantity (D4 folded into the u
 so the 0x0288 wrap-around arithmetic applies unchanged.
 
 A poll is one Get frame of at most six properties (E2, E3, C3, C1 and, when offered,
-CA and CB); C2 (cumulative maximum demand), which moves once a month, is read at most
-once per 30-minute slot, in a second frame only when the first is full.
+CA and CB, then 88 and C2 while there is room). The fault status (88) and C2
+(cumulative maximum demand, which moves once a month) that do not fit are read at most
+once per 30-minute slot, in a second frame.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from ..echonet import (
     decode_cumulative,
     decode_date,
     decode_digits,
+    decode_fault,
     decode_fixed_time,
     decode_history1,
     decode_maker_code,
@@ -87,6 +89,11 @@ class HvIdentity:
     def has_cumulative_max_demand(self) -> bool:
         """Whether C2 (cumulative maximum demand) is offered."""
         return self.cumulative_demand is not None
+
+    @property
+    def has_fault_status(self) -> bool:
+        """Whether 88 (fault status) is offered."""
+        return EPC.FAULT_STATUS in self.get_map
 
     @property
     def has_demand_history(self) -> bool:
@@ -156,6 +163,7 @@ class HvReading:
     reactive: TimedValue | None  # CA: cumulative lagging reactive energy, kvarh
     fixed_time_reactive: TimedValue | None  # CB: at the latest 30-minute boundary
     power_factor: SlotPowerFactor | None  # of the latest complete slot, once known
+    fault: bool | None = None  # 88: the meter reports a fault (None: not offered or unread)
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,7 +323,11 @@ class HighVoltageMeter:
         self.identity: HvIdentity | None = None
         self._last_fixed: tuple[datetime, int, int] | None = None  # slot end, E3, CB
         self._power_factor: SlotPowerFactor | None = None
-        self._c2: tuple[datetime | None, Decimal | None] | None = None  # slot read, value
+        # C2 and 88 when they do not fit the poll frame: their last EDTs, and the slot
+        # (fixed-time boundary) they were read in.
+        self._slow: dict[int, bytes | None] = {}
+        self._slow_read = False
+        self._slow_boundary: datetime | None = None
         # E1 selects the day for every later history Get: one selection+read at a time.
         self._history_lock = asyncio.Lock()
 
@@ -414,7 +426,7 @@ class HighVoltageMeter:
     async def read(self) -> HvReading:
         """One poll: energy, demand, maximum demand, reactive energy, power factor."""
         identity = self.identity or await self.read_identity()
-        epcs = [
+        epcs: list[int] = [
             HvEPC.CUMULATIVE_ACTIVE,
             HvEPC.FIXED_TIME_ACTIVE,
             HvEPC.FIXED_TIME_DEMAND,
@@ -423,20 +435,30 @@ class HighVoltageMeter:
         if identity.reactive is not None:
             epcs += [HvEPC.REACTIVE_LAG, HvEPC.FIXED_TIME_REACTIVE_LAG]
         c2_scale = identity.cumulative_demand
-        # C2 moves once a month: in the poll frame when there is room, else in a second
-        # frame only on the first poll and once per 30-minute slot.
-        c2_inline = c2_scale is not None and len(epcs) < MAX_EPCS_PER_REQUEST
-        if c2_inline:
-            epcs.append(HvEPC.CUMULATIVE_MAX_DEMAND)
+        # C2 (moves once a month) and the fault status (rarely changes) go in the poll
+        # frame when there is room, else in a second frame only on the first poll and
+        # once per 30-minute slot.
+        slow: list[int] = []
+        if identity.has_fault_status:
+            slow.append(EPC.FAULT_STATUS)
+        if c2_scale is not None:
+            slow.append(HvEPC.CUMULATIVE_MAX_DEMAND)
+        room = max(0, MAX_EPCS_PER_REQUEST - len(epcs))
+        inline, deferred = slow[:room], slow[room:]
+        epcs += inline
         values = await self.client.get(self.eoj, epcs)
         fixed_energy = _timed(values.get(HvEPC.FIXED_TIME_ACTIVE), identity.energy)
         boundary = None if fixed_energy is None else fixed_energy.timestamp
-        if c2_scale is not None:
-            due = c2_inline or self._c2 is None or self._c2[0] != boundary
-            if due and not c2_inline:
-                values.update(await self.client.get(self.eoj, [HvEPC.CUMULATIVE_MAX_DEMAND]))
-            if due:
-                self._c2 = (boundary, _register(values.get(HvEPC.CUMULATIVE_MAX_DEMAND), c2_scale))
+        if deferred and (not self._slow_read or self._slow_boundary != boundary):
+            values.update(await self.client.get(self.eoj, deferred))
+            self._slow_read, self._slow_boundary = True, boundary
+            self._slow.update({epc: values.get(epc) for epc in deferred})
+        self._slow.update({epc: values.get(epc) for epc in inline})
+        c2 = (
+            None
+            if c2_scale is None
+            else _register(self._slow.get(HvEPC.CUMULATIVE_MAX_DEMAND), c2_scale)
+        )
         fixed_reactive = _timed(values.get(HvEPC.FIXED_TIME_REACTIVE_LAG), identity.reactive)
         self._track_power_factor(identity, fixed_energy, fixed_reactive)
         return HvReading(
@@ -444,10 +466,11 @@ class HighVoltageMeter:
             fixed_time_energy=fixed_energy,
             demand=_timed(values.get(HvEPC.FIXED_TIME_DEMAND), identity.demand),
             monthly_max_demand_kw=_register(values.get(HvEPC.MONTHLY_MAX_DEMAND), identity.demand),
-            cumulative_max_demand_kw=None if self._c2 is None else self._c2[1],
+            cumulative_max_demand_kw=c2,
             reactive=_timed(values.get(HvEPC.REACTIVE_LAG), identity.reactive),
             fixed_time_reactive=fixed_reactive,
             power_factor=self._power_factor,
+            fault=_maybe(decode_fault, self._slow.get(EPC.FAULT_STATUS)),
         )
 
     def _track_power_factor(
