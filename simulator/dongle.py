@@ -568,8 +568,11 @@ class Dongle:
         self.ok()
         self.spawn(self._reauth())
 
-    async def _reauth(self) -> None:
-        await self.sleep(self.sim.timing.join_seconds * 0.5)
+    async def _reauth(self, seconds: float | None = None) -> None:
+        if seconds is None:
+            await self.sleep(self.sim.timing.join_seconds * 0.5)
+        else:
+            await asyncio.sleep(seconds)
         if self.state.joined and self.sim.meter_reachable():
             self.event(0x25, self.sim.config.ipv6)
             self._start_lifetime()
@@ -608,7 +611,7 @@ class Dongle:
             self._lifetime_handle.cancel()
             self._lifetime_handle = None
 
-    def expire_session(self, reauth: bool | None) -> None:
+    def expire_session(self, reauth: bool | None, *, reauth_seconds: float | None = None) -> None:
         """EVENT 29; with re-authentication EVENT 25 follows, else the session is gone."""
         # Cancelled, not just forgotten: when a fault calls this before the lifetime
         # runs out, the pending timer would fire later (and outlive stop()).
@@ -619,7 +622,7 @@ class Dongle:
             reauth = self.sim.config.auto_reauth
         self.event(0x29, self.sim.config.ipv6)
         if reauth:
-            self.spawn(self._reauth())
+            self.spawn(self._reauth(reauth_seconds))
         else:
             self.state.joined = False
             self.sim.meter_session_lost()

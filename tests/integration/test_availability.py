@@ -18,6 +18,8 @@ import pytest
 
 from custom_components.broute_meter import coordinator as coordinator_module
 from custom_components.broute_meter.broute import ConnectionTiming, LinkState, LinkStatus
+from custom_components.broute_meter.broute.links.wisun import WiSunTiming
+from simulator import DongleModel
 
 from ..helpers import set_up, state
 from .conftest import SimFactory, entry_for
@@ -36,6 +38,17 @@ POWER = "sensor.simulated_meter_power"
 # value is valid within one round trip + 0.5 s; the simulator's round trip is a few ms.
 STALE_LIMIT = 1.0
 BACK_LIMIT = 0.5 + 0.2  # + a margin for a loaded 2-core machine
+
+# Session expiry at the shipped re-authentication grace, time-compressed by SCALE (the
+# simulator's join and round trips are compressed far more; they only get shorter).
+SCALE = 0.2
+#: The longest real re-authentication: one PANA exchange as long as a join (3 s in
+#: the simulator's realistic model) plus one message PANA re-sent after 1 s.
+REAL_REAUTH = 4.0
+#: A missing re-authentication is known lost at most this long after EVENT 29.
+LOST_AFTER_EXPIRY = REAL_REAUTH + 1.0
+#: Timing model of the issue: a rejoin (2.7 s) and two round trips of 1 s.
+JOIN_AND_TWO_ROUND_TRIPS = 2.7 + 2 * 1.0
 
 
 @dataclass
@@ -225,4 +238,85 @@ async def test_a_returning_dongle_is_noticed_at_once(
     back = timeline.first_state(unavailable=False, after=up)
     assert back is not None
     assert back - up <= BACK_LIMIT
+    assert int(state(hass, POWER)) == sim.meter.power_w()
+
+
+def shipped_grace(monkeypatch: pytest.MonkeyPatch) -> float:
+    """The shipped re-authentication grace, compressed by SCALE, for every connection."""
+    grace = WiSunTiming().reauth_grace * SCALE
+    timing = ConnectionTiming.fast().evolve(reauth_grace=grace)
+    monkeypatch.setattr(coordinator_module, "CONNECTION_TIMING", timing)
+    return grace
+
+
+@pytest.mark.parametrize("model", [DongleModel.BP35C2, DongleModel.BP35A1])
+async def test_reauthentication_as_long_as_a_real_one_does_not_flap(
+    hass: HomeAssistant,
+    make_simulator: SimFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    model: DongleModel,
+) -> None:
+    """EVENT 29, then EVENT 25 as late as a real dongle sends it: held, never unavailable."""
+    shipped_grace(monkeypatch)
+    sim = await make_simulator(model=model)
+    entry = await loaded(hass, sim)
+    timeline = await watch(hass, entry)
+    sim.faults.expire_session(reauth=True, reauth_seconds=REAL_REAUTH * SCALE)
+    await until(hass, lambda: LinkState.HELD in [s for _, s in timeline.links], 2)
+    await until(hass, lambda: timeline.links[-1][1] is not LinkState.HELD, REAL_REAUTH)
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert [s for _, s in timeline.links] == [LinkState.HELD, LinkState.UP]
+    held, up = (at for at, _ in timeline.links)
+    assert up - held >= REAL_REAUTH * SCALE * 0.9  # the hold did last the re-auth
+    assert all(value != STATE_UNAVAILABLE for _, value in timeline.states)
+    assert int(state(hass, POWER)) == sim.meter.power_w()
+
+
+async def test_missing_reauthentication_is_lost_soon_and_rejoined(
+    hass: HomeAssistant, make_simulator: SimFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EVENT 29 alone: lost when the grace ends, unavailable within 1 s, values back
+    within a rejoin and two round trips of the grace's end."""
+    grace = shipped_grace(monkeypatch)
+    sim = await make_simulator()
+    entry = await loaded(hass, sim)
+    timeline = await watch(hass, entry)
+    sim.faults.expire_session(reauth=False)
+    await until(hass, lambda: LinkState.HELD in [s for _, s in timeline.links], 2)
+    expired = timeline.first_link(LinkState.HELD)
+    await until(hass, lambda: any(s is LinkState.REPAIRING for _, s in timeline.links), 10)
+    lost = timeline.first_lost(after=expired)
+    assert lost - expired <= LOST_AFTER_EXPIRY * SCALE + 0.1  # + timer slack under load
+    grace_end = expired + grace
+    await until(hass, lambda: timeline.first_state(unavailable=True, after=expired), 2)
+    gone = timeline.first_state(unavailable=True, after=expired)
+    assert gone is not None
+    assert gone - grace_end <= STALE_LIMIT
+    await until(hass, lambda: timeline.first_state(unavailable=False, after=gone), 5)
+    back = timeline.first_state(unavailable=False, after=gone)
+    assert back is not None, f"power never came back: {timeline.links}"
+    assert back - grace_end <= JOIN_AND_TWO_ROUND_TRIPS * SCALE
+    assert int(state(hass, POWER)) == sim.meter.power_w()
+
+
+async def test_failed_reauthentication_is_a_loss_at_once(
+    hass: HomeAssistant, make_simulator: SimFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EVENT 29, then EVENT 24 (the re-auth failed): lost at once, not after the grace."""
+    grace = shipped_grace(monkeypatch)
+    sim = await make_simulator()
+    entry = await loaded(hass, sim)
+    timeline = await watch(hass, entry)
+    sim.faults.meter_reboot(0.3)  # the meter cannot answer the re-authentication
+    sim.faults.expire_session(reauth=True, reauth_seconds=0.05)
+    await until(hass, lambda: any(s is LinkState.REPAIRING for _, s in timeline.links), 2)
+    expired = timeline.first_link(LinkState.HELD)
+    lost = timeline.first_lost(after=expired)
+    assert lost - expired < grace / 2
+    await until(hass, lambda: timeline.first_state(unavailable=True, after=expired), 2)
+    gone = timeline.first_state(unavailable=True, after=expired)
+    assert gone is not None
+    assert gone - lost <= STALE_LIMIT
+    await until(hass, lambda: timeline.first_state(unavailable=False, after=gone), 5)
     assert int(state(hass, POWER)) == sim.meter.power_w()
