@@ -131,20 +131,32 @@ async def assert_lost_then_back(hass: HomeAssistant, sim: Simulator, timeline: T
     assert int(state(hass, POWER)) == sim.meter.power_w()
 
 
+# Both firmwares: the repair ladder is shared, the faults reach it through each driver.
+MODELS = pytest.mark.parametrize(
+    "model", [DongleModel.BP35C2, DongleModel.BP35C2_J11], ids=["skstack", "j11"]
+)
+
+
+@MODELS
+@pytest.mark.parametrize("pty", [False, True], ids=["socket", "pty"])
 async def test_unplug_is_unavailable_at_once(
-    hass: HomeAssistant, make_simulator: SimFactory
+    hass: HomeAssistant, make_simulator: SimFactory, model: DongleModel, pty: bool
 ) -> None:
     """The port goes away: no poll is needed for the power to turn unavailable."""
-    sim = await make_simulator()
+    sim = await make_simulator(model=model, pty=pty)
     entry = await loaded(hass, sim)
     timeline = await watch(hass, entry)
     sim.faults.disconnect(1.0)
     await assert_lost_then_back(hass, sim, timeline)
 
 
-async def test_session_ended_by_the_meter(hass: HomeAssistant, make_simulator: SimFactory) -> None:
-    """EVENT 26: unavailable at once; values back one join + a round trip later."""
-    sim = await make_simulator()
+@MODELS
+async def test_session_ended_by_the_meter(
+    hass: HomeAssistant, make_simulator: SimFactory, model: DongleModel
+) -> None:
+    """EVENT 26 (J11: 0x601A PANA down): unavailable at once; values back one join + a
+    round trip later."""
+    sim = await make_simulator(model=model)
     entry = await loaded(hass, sim)
     timeline = await watch(hass, entry)
     sim.faults.end_session()
@@ -198,11 +210,13 @@ async def test_one_dropped_reply_does_not_flap(
     assert int(state(hass, POWER)) == sim.meter.power_w()
 
 
+@MODELS
 @pytest.mark.parametrize("pty", [False, True], ids=["socket", "pty"])
 async def test_a_returning_dongle_is_noticed_at_once(
     hass: HomeAssistant,
     make_simulator: SimFactory,
     monkeypatch: pytest.MonkeyPatch,
+    model: DongleModel,
     pty: bool,
 ) -> None:
     """Gone for longer than the air-time backoff: found within the port poll of its return.
@@ -216,7 +230,7 @@ async def test_a_returning_dongle_is_noticed_at_once(
         reconnect_backoff=0.1, reconnect_backoff_max=5.0, port_poll_interval=poll
     )
     monkeypatch.setattr(coordinator_module, "CONNECTION_TIMING", timing)
-    sim = await make_simulator(pty=pty)
+    sim = await make_simulator(model=model, pty=pty)
     entry = await loaded(hass, sim)
     timeline = await watch(hass, entry)
     gone_for = 3.5
@@ -320,3 +334,36 @@ async def test_failed_reauthentication_is_a_loss_at_once(
     assert gone - lost <= STALE_LIMIT
     await until(hass, lambda: timeline.first_state(unavailable=False, after=gone), 5)
     assert int(state(hass, POWER)) == sim.meter.power_w()
+
+
+async def test_j11_module_restart_is_a_loss_at_once(
+    hass: HomeAssistant, make_simulator: SimFactory
+) -> None:
+    """A J11 module that restarts by itself says so (0x6019): unavailable at once, and
+    re-initialised and re-joined without a poll."""
+    sim = await make_simulator(model=DongleModel.BP35C2_J11)
+    entry = await loaded(hass, sim)
+    timeline = await watch(hass, entry)
+    sim.faults.dongle_reset(silent=False)
+    await assert_lost_then_back(hass, sim, timeline)
+
+
+@MODELS
+async def test_silent_dongle_is_found_by_the_keepalive(
+    hass: HomeAssistant,
+    make_simulator: SimFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    model: DongleModel,
+) -> None:
+    """A dongle that stops answering is known lost by the check between polls."""
+    keepalive = 0.2
+    timing = ConnectionTiming.fast().evolve(keepalive_interval=keepalive, command_timeout=0.3)
+    monkeypatch.setattr(coordinator_module, "CONNECTION_TIMING", timing)
+    sim = await make_simulator(model=model)
+    entry = await loaded(hass, sim)
+    timeline = await watch(hass, entry)
+    silenced = timeline.loop.time()
+    sim.faults.dongle_reset(silent=True)
+    await assert_lost_then_back(hass, sim, timeline)
+    # Within two checks (the first may meet the reset's leftovers) and slack.
+    assert timeline.first_lost(after=silenced) - silenced <= 2 * (keepalive + 0.3) + 0.5
