@@ -213,7 +213,7 @@ class WiSunTiming:
     #: How long after a session expiry (EVENT 29) the dongle may re-authenticate by
     #: itself before the session counts as lost and is re-joined. A re-authentication is
     #: one PANA exchange, no longer than a join's (about 3 s), plus one retransmitted
-    #: message (PANA retries after 1 s); a failed one says so at once (EVENT 24).
+    #: message (PANA retries after about 1 s); a failed one says so (EVENT 24).
     reauth_grace: float = 5.0
     #: Backoff of the repair steps that cost air time (scans, joins the meter refuses).
     reconnect_backoff: float = 1.0
