@@ -174,7 +174,7 @@ class DongleEngine:
     async def sleep(self, nominal: float) -> None:
         await asyncio.sleep(self.sim.timing.wait(nominal))
 
-    def expire_session(self, reauth: bool | None) -> None:
+    def expire_session(self, reauth: bool | None, *, reauth_seconds: float | None = None) -> None:
         raise NotImplementedError
 
     # --- the session lifetime ---------------------------------------------------------------
@@ -599,8 +599,11 @@ class Dongle(DongleEngine):
         self.ok()
         self.spawn(self._reauth())
 
-    async def _reauth(self) -> None:
-        await self.sleep(self.sim.timing.join_seconds * 0.5)
+    async def _reauth(self, seconds: float | None = None) -> None:
+        if seconds is None:
+            await self.sleep(self.sim.timing.join_seconds * 0.5)
+        else:
+            await asyncio.sleep(seconds)
         if self.state.joined and self.sim.meter_reachable():
             self.event(0x25, self.sim.config.ipv6)
             self._start_lifetime()
@@ -626,7 +629,7 @@ class Dongle(DongleEngine):
         await self.sleep(self.sim.timing.join_seconds * (0.1 if reachable else 1.0))
         self.event(0x27 if reachable else 0x28, self.sim.config.ipv6)
 
-    def expire_session(self, reauth: bool | None) -> None:
+    def expire_session(self, reauth: bool | None, *, reauth_seconds: float | None = None) -> None:
         """EVENT 29; with re-authentication EVENT 25 follows, else the session is gone."""
         # Cancelled, not just forgotten: when a fault calls this before the lifetime
         # runs out, the pending timer would fire later (and outlive stop()).
@@ -637,7 +640,7 @@ class Dongle(DongleEngine):
             reauth = self.sim.config.auto_reauth
         self.event(0x29, self.sim.config.ipv6)
         if reauth:
-            self.spawn(self._reauth())
+            self.spawn(self._reauth(reauth_seconds))
         else:
             self.state.joined = False
             self.sim.meter_session_lost()

@@ -52,10 +52,14 @@ class Faults:
         self._count("stray_pana")
         self._sim.engine.stray_pana()
 
-    def expire_session(self, reauth: bool = True) -> None:
-        """EVENT 29 now; EVENT 25 follows when ``reauth``, else the session is lost."""
+    def expire_session(self, reauth: bool = True, *, reauth_seconds: float | None = None) -> None:
+        """EVENT 29 now; EVENT 25 follows when ``reauth``, else the session is lost.
+
+        ``reauth_seconds``: real seconds the re-authentication takes (default: half a
+        join of the timing model, scaled like every other wait).
+        """
         self._count("expire_session")
-        self._sim.engine.expire_session(reauth)
+        self._sim.engine.expire_session(reauth, reauth_seconds=reauth_seconds)
 
     def end_session(self) -> None:
         """EVENT 26: the meter ends the session; sends fail until the next SKJOIN."""

@@ -9,6 +9,7 @@ behaviours are confirmed by public sources and which are this simulator's choice
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -377,8 +378,11 @@ class J11Dongle(DongleEngine):
         self._cancel_lifetime()
         self.sim.meter_session_lost()
 
-    async def _reauth(self) -> None:
-        await self.sleep(self.sim.timing.join_seconds * 0.5)
+    async def _reauth(self, seconds: float | None = None) -> None:
+        if seconds is None:
+            await self.sleep(self.sim.timing.join_seconds * 0.5)
+        else:
+            await asyncio.sleep(seconds)
         mac = bytes.fromhex(self.sim.config.mac)
         if self.state.joined and self.sim.meter_reachable() and not self.pana_stuck:
             self.notify(0x6028, bytes([0x01]) + mac)
@@ -387,7 +391,7 @@ class J11Dongle(DongleEngine):
             self._drop_session()
             self.notify(0x6028, bytes([0x03]) + mac)
 
-    def expire_session(self, reauth: bool | None) -> None:
+    def expire_session(self, reauth: bool | None, *, reauth_seconds: float | None = None) -> None:
         """The PANA lifetime ends: the module re-authenticates by itself, or loses it."""
         self._cancel_lifetime()
         if not self.state.joined:
@@ -395,7 +399,7 @@ class J11Dongle(DongleEngine):
         if reauth is None:
             reauth = self.sim.config.auto_reauth
         if reauth:
-            self.spawn(self._reauth())
+            self.spawn(self._reauth(reauth_seconds))
         else:
             self._drop_session()
             self._connection_notice(0x04)  # PANA disconnected

@@ -108,6 +108,8 @@ class UdpMeterServer:
         self.group = group if ip.version == 4 else None
         self.reply_port = reply_port
         self.silent = False
+        #: Requests still to be ignored (``drop_replies``).
+        self.drop_next = 0
         self.requests = 0
         self.answers = 0
         self.ignored = 0
@@ -181,6 +183,10 @@ class UdpMeterServer:
         if self.silent:
             self.ignored += 1
             return
+        if self.drop_next > 0:
+            self.drop_next -= 1
+            self.ignored += 1
+            return
         try:
             request = Frame.decode(data)
         except FrameError:
@@ -240,6 +246,10 @@ class UdpMeterServer:
                 self.send(data, target)
                 count += 1
         return count
+
+    def drop_replies(self, n: int = 1) -> None:
+        """Ignore the next ``n`` requests (lost datagrams)."""
+        self.drop_next += n
 
     def reboot(self, seconds: float) -> None:
         """Lose the ECHONET state, stay silent for ``seconds``, then announce D5."""

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 import hmac
 import secrets
-from typing import TYPE_CHECKING, Final, override
+from typing import TYPE_CHECKING, Any, Final, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_DEVICE, Platform
@@ -31,7 +31,6 @@ from .broute.errors import (
     PortNotReadyError,
     error_translation_key,
 )
-from .broute.link import LinkStatus
 from .broute.links.detect import Firmware
 from .broute.links.wisun import PanDescriptor
 from .broute.meters.low_voltage import (
@@ -67,7 +66,7 @@ from .const import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from .broute.link import LinkStatus
+    from .broute.link import Link, LinkStatus
     from .handoff import ProbeHandoff
     from .history import HistoryImporter
 
@@ -108,6 +107,72 @@ IDENTITY_CHECK_DELAY = 10.0
 
 # What the entities know about the meter (maker, serial, maps, scale, phase layout).
 type MeterInfo = MeterIdentity
+
+
+class LinkAvailability:
+    """Let a link's state drive a coordinator's availability, not its next poll.
+
+    A known loss marks the data failed at once (Home Assistant logs it once and the
+    entities go unavailable), so no pre-fault value stays shown as current while the
+    link repairs. HELD (a transparent re-authentication, a transmit-limit pause) is not
+    a loss. When the link is back after a loss, the coordinator polls at once.
+    """
+
+    def __init__(
+        self,
+        coordinator: DataUpdateCoordinator[Any],
+        link: Link,
+        *,
+        ready: Callable[[], bool],
+    ) -> None:
+        """Listen to ``link``; ``ready()`` is False while setting up (setup reports its
+        own failure)."""
+        self._coordinator = coordinator
+        self._link = link
+        self._ready = ready
+        self._lost = False
+        #: Whether a refresh after a repair is running (only one at a time).
+        self.refresh_pending = False
+        self._unsub = link.add_status_listener(self._on_status)
+
+    def stop(self) -> None:
+        """Stop listening."""
+        self._unsub()
+
+    @callback
+    def _on_status(self, status: LinkStatus) -> None:
+        coordinator = self._coordinator
+        if not self._ready():
+            return
+        if status.lost:
+            self._lost = True
+            err = self._link.unavailable_error()
+            coordinator.async_set_update_error(
+                UpdateFailed(translation_domain=DOMAIN, translation_key=error_translation_key(err))
+            )
+        elif status.up and self._lost:
+            self._lost = False
+            # Only when it polls on its own: whoever drives the polls otherwise (tests,
+            # the soak) must not get an extra refresh between theirs.
+            if (
+                not coordinator.last_update_success
+                and coordinator.update_interval is not None
+                and not self.refresh_pending
+                and coordinator.config_entry is not None
+            ):
+                self.refresh_pending = True
+                coordinator.config_entry.async_create_background_task(
+                    coordinator.hass, self._refresh(), f"{DOMAIN} refresh after repair"
+                )
+
+    async def _refresh(self) -> None:
+        # A direct refresh: async_request_refresh's debouncer would add its cooldown.
+        # async_refresh runs under the debouncer's lock, so it never overlaps a timer
+        # poll; the flag keeps repairs in quick succession from queueing several.
+        try:
+            await self._coordinator.async_refresh()
+        finally:
+            self.refresh_pending = False
 
 
 def create_connection(
@@ -285,10 +350,10 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
         #: The history job, once the entry has one: hour ends are handed to it.
         self.history: HistoryImporter | None = None
         self._clock_offset: timedelta | None = None
-        self._link_lost = False
-        self._repair_refresh_pending = False
         self._recheck_identity = False
-        self._unsub_status = self.connection.add_status_listener(self._link_status)
+        self.availability = LinkAvailability(
+            self, self.connection.link, ready=lambda: self.meter_info is not None
+        )
 
     @property
     def meter(self) -> LowVoltageMeter:
@@ -625,47 +690,6 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
             )
         )
 
-    @callback
-    def _link_status(self, status: LinkStatus) -> None:
-        """Let the link's state drive availability, not the next poll.
-
-        A known loss marks the data failed at once (HA logs it once and the entities
-        go unavailable), so no pre-fault value stays shown as current while the link
-        repairs. HELD (a transparent re-authentication, a transmit-limit pause) is not
-        a loss. When the link is back after a loss, poll at once.
-        """
-        if self.meter_info is None:
-            # Setting up: _async_setup reports its own failure.
-            return
-        if status.lost:
-            self._link_lost = True
-            err = self.connection.link.unavailable_error()
-            self.async_set_update_error(
-                UpdateFailed(translation_domain=DOMAIN, translation_key=error_translation_key(err))
-            )
-        elif status.up and self._link_lost:
-            self._link_lost = False
-            # Only when it polls on its own: whoever drives the polls otherwise (tests,
-            # the soak) must not get an extra refresh between theirs.
-            if (
-                not self.last_update_success
-                and self.update_interval is not None
-                and not self._repair_refresh_pending
-            ):
-                self._repair_refresh_pending = True
-                self.config_entry.async_create_background_task(
-                    self.hass, self._refresh_after_repair(), f"{DOMAIN} refresh after repair"
-                )
-
-    async def _refresh_after_repair(self) -> None:
-        # A direct refresh: async_request_refresh's debouncer would add its cooldown.
-        # async_refresh runs under the debouncer's lock, so it never overlaps a timer
-        # poll; the flag keeps repairs in quick succession from queueing several.
-        try:
-            await self.async_refresh()
-        finally:
-            self._repair_refresh_pending = False
-
     # --- bookkeeping ----------------------------------------------------------------
 
     def _persist_pan(self) -> None:
@@ -704,7 +728,7 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
     async def async_shutdown(self) -> None:
         """Close the connection when the entry unloads or Home Assistant stops."""
         await super().async_shutdown()
-        self._unsub_status()
+        self.availability.stop()
         await self.connection.close()
 
 

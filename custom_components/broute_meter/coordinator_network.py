@@ -47,6 +47,7 @@ from .coordinator import (
     _UNREACHABLE_SINCE,
     CumulativeRegister,
     FixedTimeEnergy,
+    LinkAvailability,
     _as_aware,
     async_forget_unreachable,
 )
@@ -231,6 +232,9 @@ class HvCoordinator(DataUpdateCoordinator[HvData]):
         self._energy: CumulativeRegister | None = None
         self._fixed: CumulativeRegister | None = None
         self._reactive: CumulativeRegister | None = None
+        self.availability = LinkAvailability(
+            self, self.link, ready=lambda: self.meter_info is not None
+        )
 
     @property
     def meter(self) -> HvHistoryMeter:
@@ -342,6 +346,7 @@ class HvCoordinator(DataUpdateCoordinator[HvData]):
     async def async_shutdown(self) -> None:
         """Close the link when the entry unloads or Home Assistant stops."""
         await super().async_shutdown()
+        self.availability.stop()
         await self._close()
 
 

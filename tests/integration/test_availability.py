@@ -18,6 +18,8 @@ import pytest
 
 from custom_components.broute_meter import coordinator as coordinator_module
 from custom_components.broute_meter.broute import ConnectionTiming, LinkState, LinkStatus
+from custom_components.broute_meter.broute.links.wisun import WiSunTiming
+from simulator import DongleModel
 
 from ..helpers import set_up, state
 from .conftest import SimFactory, entry_for
@@ -36,6 +38,17 @@ POWER = "sensor.simulated_meter_power"
 # value is valid within one round trip + 0.5 s; the simulator's round trip is a few ms.
 STALE_LIMIT = 1.0
 BACK_LIMIT = 0.5 + 0.2  # + a margin for a loaded 2-core machine
+
+# Session expiry at the shipped re-authentication grace, time-compressed by SCALE (the
+# simulator's join and round trips are compressed far more; they only get shorter).
+SCALE = 0.2
+#: The longest real re-authentication: one PANA exchange as long as a join (3 s in
+#: the simulator's realistic model) plus one message PANA re-sent after 1 s.
+REAL_REAUTH = 4.0
+#: A missing re-authentication is known lost at most this long after EVENT 29.
+LOST_AFTER_EXPIRY = REAL_REAUTH + 1.0
+#: Timing model of the issue: a rejoin (2.7 s) and two round trips of 1 s.
+JOIN_AND_TWO_ROUND_TRIPS = 2.7 + 2 * 1.0
 
 
 @dataclass
@@ -118,20 +131,32 @@ async def assert_lost_then_back(hass: HomeAssistant, sim: Simulator, timeline: T
     assert int(state(hass, POWER)) == sim.meter.power_w()
 
 
+# Both firmwares: the repair ladder is shared, the faults reach it through each driver.
+MODELS = pytest.mark.parametrize(
+    "model", [DongleModel.BP35C2, DongleModel.BP35C2_J11], ids=["skstack", "j11"]
+)
+
+
+@MODELS
+@pytest.mark.parametrize("pty", [False, True], ids=["socket", "pty"])
 async def test_unplug_is_unavailable_at_once(
-    hass: HomeAssistant, make_simulator: SimFactory
+    hass: HomeAssistant, make_simulator: SimFactory, model: DongleModel, pty: bool
 ) -> None:
     """The port goes away: no poll is needed for the power to turn unavailable."""
-    sim = await make_simulator()
+    sim = await make_simulator(model=model, pty=pty)
     entry = await loaded(hass, sim)
     timeline = await watch(hass, entry)
     sim.faults.disconnect(1.0)
     await assert_lost_then_back(hass, sim, timeline)
 
 
-async def test_session_ended_by_the_meter(hass: HomeAssistant, make_simulator: SimFactory) -> None:
-    """EVENT 26: unavailable at once; values back one join + a round trip later."""
-    sim = await make_simulator()
+@MODELS
+async def test_session_ended_by_the_meter(
+    hass: HomeAssistant, make_simulator: SimFactory, model: DongleModel
+) -> None:
+    """EVENT 26 (J11: 0x601A PANA down): unavailable at once; values back one join + a
+    round trip later."""
+    sim = await make_simulator(model=model)
     entry = await loaded(hass, sim)
     timeline = await watch(hass, entry)
     sim.faults.end_session()
@@ -185,11 +210,13 @@ async def test_one_dropped_reply_does_not_flap(
     assert int(state(hass, POWER)) == sim.meter.power_w()
 
 
+@MODELS
 @pytest.mark.parametrize("pty", [False, True], ids=["socket", "pty"])
 async def test_a_returning_dongle_is_noticed_at_once(
     hass: HomeAssistant,
     make_simulator: SimFactory,
     monkeypatch: pytest.MonkeyPatch,
+    model: DongleModel,
     pty: bool,
 ) -> None:
     """Gone for longer than the air-time backoff: found within the port poll of its return.
@@ -203,7 +230,7 @@ async def test_a_returning_dongle_is_noticed_at_once(
         reconnect_backoff=0.1, reconnect_backoff_max=5.0, port_poll_interval=poll
     )
     monkeypatch.setattr(coordinator_module, "CONNECTION_TIMING", timing)
-    sim = await make_simulator(pty=pty)
+    sim = await make_simulator(model=model, pty=pty)
     entry = await loaded(hass, sim)
     timeline = await watch(hass, entry)
     gone_for = 3.5
@@ -226,3 +253,117 @@ async def test_a_returning_dongle_is_noticed_at_once(
     assert back is not None
     assert back - up <= BACK_LIMIT
     assert int(state(hass, POWER)) == sim.meter.power_w()
+
+
+def shipped_grace(monkeypatch: pytest.MonkeyPatch) -> float:
+    """The shipped re-authentication grace, compressed by SCALE, for every connection."""
+    grace = WiSunTiming().reauth_grace * SCALE
+    timing = ConnectionTiming.fast().evolve(reauth_grace=grace)
+    monkeypatch.setattr(coordinator_module, "CONNECTION_TIMING", timing)
+    return grace
+
+
+@pytest.mark.parametrize("model", [DongleModel.BP35C2, DongleModel.BP35A1])
+async def test_reauthentication_as_long_as_a_real_one_does_not_flap(
+    hass: HomeAssistant,
+    make_simulator: SimFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    model: DongleModel,
+) -> None:
+    """EVENT 29, then EVENT 25 as late as a real dongle sends it: held, never unavailable."""
+    shipped_grace(monkeypatch)
+    sim = await make_simulator(model=model)
+    entry = await loaded(hass, sim)
+    timeline = await watch(hass, entry)
+    sim.faults.expire_session(reauth=True, reauth_seconds=REAL_REAUTH * SCALE)
+    await until(hass, lambda: LinkState.HELD in [s for _, s in timeline.links], 2)
+    await until(hass, lambda: timeline.links[-1][1] is not LinkState.HELD, REAL_REAUTH)
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert [s for _, s in timeline.links] == [LinkState.HELD, LinkState.UP]
+    held, up = (at for at, _ in timeline.links)
+    assert up - held >= REAL_REAUTH * SCALE * 0.9  # the hold did last the re-auth
+    assert all(value != STATE_UNAVAILABLE for _, value in timeline.states)
+    assert int(state(hass, POWER)) == sim.meter.power_w()
+
+
+async def test_missing_reauthentication_is_lost_soon_and_rejoined(
+    hass: HomeAssistant, make_simulator: SimFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EVENT 29 alone: lost when the grace ends, unavailable within 1 s, values back
+    within a rejoin and two round trips of the grace's end."""
+    grace = shipped_grace(monkeypatch)
+    sim = await make_simulator()
+    entry = await loaded(hass, sim)
+    timeline = await watch(hass, entry)
+    sim.faults.expire_session(reauth=False)
+    await until(hass, lambda: LinkState.HELD in [s for _, s in timeline.links], 2)
+    expired = timeline.first_link(LinkState.HELD)
+    await until(hass, lambda: any(s is LinkState.REPAIRING for _, s in timeline.links), 10)
+    lost = timeline.first_lost(after=expired)
+    assert lost - expired <= LOST_AFTER_EXPIRY * SCALE + 0.1  # + timer slack under load
+    grace_end = expired + grace
+    await until(hass, lambda: timeline.first_state(unavailable=True, after=expired), 2)
+    gone = timeline.first_state(unavailable=True, after=expired)
+    assert gone is not None
+    assert gone - grace_end <= STALE_LIMIT
+    await until(hass, lambda: timeline.first_state(unavailable=False, after=gone), 5)
+    back = timeline.first_state(unavailable=False, after=gone)
+    assert back is not None, f"power never came back: {timeline.links}"
+    assert back - grace_end <= JOIN_AND_TWO_ROUND_TRIPS * SCALE
+    assert int(state(hass, POWER)) == sim.meter.power_w()
+
+
+async def test_failed_reauthentication_is_a_loss_at_once(
+    hass: HomeAssistant, make_simulator: SimFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EVENT 29, then EVENT 24 (the re-auth failed): lost at once, not after the grace."""
+    grace = shipped_grace(monkeypatch)
+    sim = await make_simulator()
+    entry = await loaded(hass, sim)
+    timeline = await watch(hass, entry)
+    sim.faults.meter_reboot(0.3)  # the meter cannot answer the re-authentication
+    sim.faults.expire_session(reauth=True, reauth_seconds=0.05)
+    await until(hass, lambda: any(s is LinkState.REPAIRING for _, s in timeline.links), 2)
+    expired = timeline.first_link(LinkState.HELD)
+    lost = timeline.first_lost(after=expired)
+    assert lost - expired < grace / 2
+    await until(hass, lambda: timeline.first_state(unavailable=True, after=expired), 2)
+    gone = timeline.first_state(unavailable=True, after=expired)
+    assert gone is not None
+    assert gone - lost <= STALE_LIMIT
+    await until(hass, lambda: timeline.first_state(unavailable=False, after=gone), 5)
+    assert int(state(hass, POWER)) == sim.meter.power_w()
+
+
+async def test_j11_module_restart_is_a_loss_at_once(
+    hass: HomeAssistant, make_simulator: SimFactory
+) -> None:
+    """A J11 module that restarts by itself says so (0x6019): unavailable at once, and
+    re-initialised and re-joined without a poll."""
+    sim = await make_simulator(model=DongleModel.BP35C2_J11)
+    entry = await loaded(hass, sim)
+    timeline = await watch(hass, entry)
+    sim.faults.dongle_reset(silent=False)
+    await assert_lost_then_back(hass, sim, timeline)
+
+
+@MODELS
+async def test_silent_dongle_is_found_by_the_keepalive(
+    hass: HomeAssistant,
+    make_simulator: SimFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    model: DongleModel,
+) -> None:
+    """A dongle that stops answering is known lost by the check between polls."""
+    keepalive = 0.2
+    timing = ConnectionTiming.fast().evolve(keepalive_interval=keepalive, command_timeout=0.3)
+    monkeypatch.setattr(coordinator_module, "CONNECTION_TIMING", timing)
+    sim = await make_simulator(model=model)
+    entry = await loaded(hass, sim)
+    timeline = await watch(hass, entry)
+    silenced = timeline.loop.time()
+    sim.faults.dongle_reset(silent=True)
+    await assert_lost_then_back(hass, sim, timeline)
+    # Within two checks (the first may meet the reset's leftovers) and slack.
+    assert timeline.first_lost(after=silenced) - silenced <= 2 * (keepalive + 0.3) + 0.5

@@ -9,8 +9,15 @@ pushes) pass in seconds. Every check compares with the simulator's ground truth:
 * after every fault clears, valid values come back within a bounded time;
 * energy never decreases except at a true register wrap, is never 0 or a sentinel and
   never moves further than the meter's own register did; power and current are
-  unavailable (not stale) while the meter cannot be read, and within 1 s of the link
-  reporting a loss, between polls too;
+  unavailable (not stale) while the meter cannot be read;
+* availability follows the link, judged from state_changed events against the fault
+  schedule: after a fault the link knows at once (the meter ends the session, the port
+  goes, EVENT 29 without re-authentication once the grace is over), the soak does not
+  poll and the coordinator's own interval is an hour, so only the link's report can
+  make the power unavailable within 1 s, and only the coordinator's refresh after the
+  repair can bring it back; transparent faults (re-authentication as long as a real
+  one, junk, a reply the retries absorb, a transmit-limit pause) never make it
+  unavailable;
 * the config entry stays LOADED throughout.
 
 Violations are collected (not asserted one by one) so a long run reports all of them.
@@ -62,6 +69,21 @@ WARM_UP_POLLS = 20
 STALE_LIMIT = 1.0
 #: Polls between the faults of the opening tour (every kind once).
 TOUR_SPACING = 6
+#: Once the link is UP again, the coordinator's own refresh shows valid values within
+#: this (one round trip on the compressed simulator, and slack for a loaded machine).
+BACK_LIMIT = 1.0
+#: The soak's re-authentication grace against the shipped one (5 s): real dongles'
+#: re-authentication times (1-4 s) are compressed by the same factor.
+REAUTH_GRACE = 0.2
+GRACE_SCALE = REAUTH_GRACE / 5.0
+#: Faults the link learns of by itself at once (or when the grace ends): the power
+#: must go unavailable within STALE_LIMIT with no poll.
+KNOWN_LOSSES = frozenset({"end_session", "disconnect", "expire_no_reauth", "pana_stuck"})
+#: Faults that must never make the power unavailable ("drop_reply" only while the
+#: retries absorb it).
+TRANSPARENT = frozenset(
+    {"garbage", "stray_pana", "expire_reauth", "push_fixed_time", "transmit_limit", "drop_reply"}
+)
 
 
 def soak_timing() -> ConnectionTiming:
@@ -70,7 +92,7 @@ def soak_timing() -> ConnectionTiming:
         command_timeout=0.5,
         reset_timeout=0.5,
         request_timeout=0.3,
-        reauth_grace=0.2,
+        reauth_grace=REAUTH_GRACE,
         reconnect_backoff=0.05,
         reconnect_backoff_max=0.4,
     )
@@ -113,6 +135,11 @@ class SoakReport:
     unavailable_episodes: int = 0
     losses: int = 0
     worst_stale_after_loss: float = 0.0
+    #: Known losses watched without a poll, and what the state_changed events showed.
+    watched_losses: int = 0
+    worst_unavailable_after_known_loss: float = 0.0
+    worst_back_after_up: float = 0.0
+    transparent_checked: int = 0
     fds: tuple[int, int] = (0, 0)
     tasks: tuple[int, int] = (0, 0)
     memory_kib: tuple[float, float] = (0.0, 0.0)
@@ -146,6 +173,12 @@ class SoakReport:
             "unavailable_episodes": self.unavailable_episodes,
             "link_losses": self.losses,
             "worst_stale_after_loss_s": round(self.worst_stale_after_loss, 3),
+            "watched_losses": self.watched_losses,
+            "worst_unavailable_after_known_loss_s": round(
+                self.worst_unavailable_after_known_loss, 3
+            ),
+            "worst_back_after_up_s": round(self.worst_back_after_up, 3),
+            "transparent_faults_checked": self.transparent_checked,
             "fds_before_after": list(self.fds),
             "tasks_before_after": list(self.tasks),
             "traced_memory_kib_warm_mid_end": [
@@ -262,6 +295,13 @@ class Soak:
         self._tour: list[str] | None = None
         self._lost_at: float | None = None  # loop time of the link's loss report
         self._was_ok = True
+        # This poll's faults: (kind, loop time the link should know of the loss, end).
+        self._injected: list[tuple[str, float, float]] = []
+        self._drops_absorbed = True
+        self._last_unavailable_at = float("-inf")
+        # Power states and UP reports, kept only while a loss is watched (bounded).
+        self._watch_states: list[tuple[float, str]] | None = None
+        self._watch_ups: list[float] | None = None
         # Recovery bound: one failing poll, the gap to the next, and one rejoin with its
         # backoff, plus slack for a loaded 2-core machine.
         self.recovery_bound = (
@@ -297,17 +337,24 @@ class Soak:
         rng = self.rng
         now = self.loop.time()
         lasts = 0.0
+        known = now
         match kind:
             case "drop_reply":
-                faults.drop_replies(rng.randint(1, 4))
+                count = rng.randint(1, 4)
+                # Three attempts per request: up to two lost replies are absorbed.
+                self._drops_absorbed = self._drops_absorbed and count <= 2
+                faults.drop_replies(count)
             case "garbage":
                 for _ in range(rng.randint(1, 5)):
                     faults.inject_garbage()
             case "stray_pana":
                 faults.inject_stray_pana()
             case "expire_reauth":
-                faults.expire_session(reauth=True)
+                # As long as a real dongle's re-authentication, compressed like the grace.
+                lasts = rng.uniform(1, 4) * GRACE_SCALE
+                faults.expire_session(reauth=True, reauth_seconds=lasts)
             case "expire_no_reauth":
+                known = now + self.timing.link.reauth_grace
                 faults.expire_session(reauth=False)
             case "end_session":
                 faults.end_session()
@@ -341,6 +388,7 @@ class Soak:
                 raise AssertionError(kind)
         self.report.faults[kind] += 1
         clear = now + lasts
+        self._injected.append((kind, known, clear))
         self._clear_at = clear if self._clear_at is None else max(self._clear_at, clear)
 
     def _maybe_inject(self) -> None:
@@ -432,6 +480,8 @@ class Soak:
         """Availability follows the link: a reported loss shows within STALE_LIMIT."""
         if not status.lost:
             self._lost_at = None
+            if status.up and self._watch_ups is not None:
+                self._watch_ups.append(self.loop.time())
             return
         if self._lost_at is not None:
             return
@@ -454,6 +504,11 @@ class Soak:
         new = event.data["new_state"]
         if event.data["entity_id"] != POWER or new is None:
             return
+        now = self.loop.time()
+        if new.state == STATE_UNAVAILABLE:
+            self._last_unavailable_at = now
+        if self._watch_states is not None:
+            self._watch_states.append((now, new.state))
         if new.state == STATE_UNAVAILABLE and self._lost_at is not None:
             stale = self.loop.time() - self._lost_at
             self.report.worst_stale_after_loss = max(self.report.worst_stale_after_loss, stale)
@@ -464,6 +519,104 @@ class Soak:
         if self._was_ok and not ok:
             self.report.unavailable_episodes += 1
         self._was_ok = ok
+
+    # --- availability against the fault schedule -------------------------------------
+
+    async def _watch_faults(self) -> bool:
+        """Judge this poll's faults from state_changed events, without polling.
+
+        Returns whether the faults were watched to their end (the loss was seen and
+        the values came back), so the outage bookkeeping of the polls can skip them.
+        """
+        kinds = {kind for kind, _, _ in self._injected}
+        losses = [entry for entry in self._injected if entry[0] in KNOWN_LOSSES]
+        available = self._state(POWER) not in (STATE_UNAVAILABLE, STATE_UNKNOWN)
+        if len(losses) == 1 and kinds - KNOWN_LOSSES <= self._transparent() and available:
+            if "drop_reply" in kinds and not self._drops_absorbed:
+                return False
+            _, known, _ = losses[0]
+            clear = max(end for _, _, end in self._injected)
+            return await self._watch_loss(known, clear)
+        if "expire_reauth" in kinds and kinds <= self._transparent():
+            # Let the hold pass with no poll: only the link's reports act meanwhile.
+            connection = self.coordinator.connection
+            deadline = self.loop.time() + 1.0
+            await asyncio.sleep(0.01)
+            while not connection.status.up and self.loop.time() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        return False
+
+    async def _watch_loss(self, known: float, clear: float) -> bool:
+        report = self.report
+        started = self.loop.time()
+        states: list[tuple[float, str]] = []
+        ups: list[float] = []
+        self._watch_states, self._watch_ups = states, ups
+        deadline = max(known, clear) + self.recovery_bound
+        try:
+            while self.loop.time() < deadline:
+                gone = next((at for at, v in states if v == STATE_UNAVAILABLE), None)
+                if gone is not None and any(
+                    at > gone and v not in (STATE_UNAVAILABLE, STATE_UNKNOWN) for at, v in states
+                ):
+                    break
+                if gone is None and self.loop.time() > known + STALE_LIMIT + 1.0:
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            self._watch_states = self._watch_ups = None
+        report.watched_losses += 1
+        gone = next((at for at, v in states if v == STATE_UNAVAILABLE), None)
+        kinds = sorted(kind for kind, _, _ in self._injected)
+        if gone is None:
+            self._violation(f"power never went unavailable without a poll after {kinds}")
+            return False
+        stale = max(0.0, gone - known)
+        report.worst_unavailable_after_known_loss = max(
+            report.worst_unavailable_after_known_loss, stale
+        )
+        if stale > STALE_LIMIT:
+            self._violation(f"power went unavailable {stale:.2f} s after {kinds} (no poll)")
+        report.outages += 1
+        back = next(
+            (at for at, v in states if at > gone and v not in (STATE_UNAVAILABLE, STATE_UNKNOWN)),
+            None,
+        )
+        if back is None:
+            self._violation(
+                f"no valid values {self.loop.time() - started:.2f} s after {kinds} "
+                "without a poll (the refresh after the repair did not come)"
+            )
+            return False
+        up = max((at for at in ups if at <= back), default=back)
+        report.worst_back_after_up = max(report.worst_back_after_up, back - up)
+        if back - up > BACK_LIMIT:
+            self._violation(f"values came back {back - up:.2f} s after the link was up")
+        recovery = max(0.0, back - clear)
+        report.recoveries += 1
+        report.recovery_times.append(recovery)
+        if recovery > self.recovery_bound:
+            self._violation(
+                f"values came back {recovery:.2f} s after {kinds} cleared "
+                f"(bound {self.recovery_bound:.2f} s)"
+            )
+        return True
+
+    def _transparent(self) -> frozenset[str]:
+        if self.sim.model.j11:
+            # A J11 module announces no transmit limit (the simulator answers sends
+            # "01 01", unsourced): the poll's attempts fail and it is unavailable.
+            return TRANSPARENT - {"transmit_limit"}
+        return TRANSPARENT
+
+    def _check_transparent(self, since: float) -> None:
+        """No unavailable power since faults that must not show (after their poll)."""
+        kinds = {kind for kind, _, _ in self._injected}
+        if not kinds or not kinds <= self._transparent() or not self._drops_absorbed:
+            return
+        self.report.transparent_checked += 1
+        if self._last_unavailable_at >= since:
+            self._violation(f"power went unavailable after transparent faults {sorted(kinds)}")
 
     # --- the run ----------------------------------------------------------------------
 
@@ -524,10 +677,10 @@ class Soak:
         for handler in detached:
             root.removeHandler(handler)
         root.addHandler(records)
-        # The soak's polls replace the coordinator's timer. Two refreshes overlapping
-        # (a timer poll during a manual one) can leave entities showing the values of
-        # the one that succeeded while the coordinator reports the one that failed.
-        self.coordinator.update_interval = None
+        # The soak's polls replace the coordinator's timer: an hour is far longer than
+        # the run, so between polls only the link's reports (and the coordinator's
+        # refresh once a repair is done) can change availability.
+        self.coordinator.update_interval = timedelta(hours=1)
         self.coordinator._unschedule_refresh()
         unsubs = [
             self.coordinator.connection.add_status_listener(self._on_link),
@@ -548,10 +701,16 @@ class Soak:
             if os.environ.get("BROUTE_SOAK_MEMDEBUG"):
                 self._snap = tracemalloc.take_snapshot()
             for index in range(self.polls):
+                self._injected = []
+                self._drops_absorbed = True
+                injected_at = self.loop.time()
                 self._maybe_inject()
+                if self._injected and await self._watch_faults():
+                    self._clear_at = None  # watched through: lost, repaired, valid again
                 self._sna_poll = bool(self._restore)
                 fault_started = self._clear_at is not None
                 ok = await self._poll()
+                self._check_transparent(injected_at)
                 now = self.loop.time()
                 if not ok and not self._outage:
                     self._outage = True

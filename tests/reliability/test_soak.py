@@ -82,6 +82,9 @@ async def test_soak(
     # recovered, and the import register wrapped at 10^D7.
     assert set(report.faults) >= {"drop_reply", "disconnect", "dongle_reset", "meter_reboot"}
     assert report.recoveries > 0
+    # Availability was judged without polls: known losses watched, transparent faults seen.
+    assert report.watched_losses > 0
+    assert report.transparent_checked > 0
     if model.j11:
         assert "pana_stuck" in report.faults  # the module-reset rung was needed and worked
     assert report.wraps_import >= 1

@@ -59,7 +59,8 @@ class ClientTiming:
     #: How long a request waits for a link that is connecting or held (re-authentication,
     #: transmit budget). A link known lost fails requests at once whatever this says.
     hold_wait: float = 20.0
-    #: Requests that fail in a row before the link is told the meter is unresponsive.
+    #: Requests that fail in a row before the link is told the meter is unresponsive
+    #: (a link may ask sooner: see ``Link.unresponsive_after``).
     unresponsive_after: int = 2
 
     @classmethod
@@ -205,7 +206,9 @@ class EchonetClient:
                 if waiter.future.done():
                     return waiter.future.result()
                 self._failed_requests += 1
-                if self._failed_requests >= timing.unresponsive_after:
+                if self._failed_requests >= (
+                    self.link.unresponsive_after or timing.unresponsive_after
+                ):
                     self._failed_requests = 0
                     self.link.report_unresponsive()
                 raise MeterTimeoutError("the meter did not answer the request")

@@ -80,6 +80,9 @@ class Link(abc.ABC):
 
     #: Short name of the medium, for diagnostics and logs ("skstack", "j11", "udp").
     kind: ClassVar[str]
+    #: After how many failed requests in a row (each after its retries) the client
+    #: calls :meth:`report_unresponsive`; None leaves it to the client's timing.
+    unresponsive_after: ClassVar[int | None] = None
 
     def __init__(self) -> None:
         """Start ``DOWN``; nothing is opened before :meth:`open`."""

@@ -756,8 +756,13 @@ class UdpTiming:
     probe_timeout: float = 2.0
     #: How long a search by identification number listens for answers to the group.
     discovery_timeout: float = 3.0
-    #: Pause between two rounds of a repair (probe the last address, then search).
-    repair_interval: float = 10.0
+    #: While the meter is lost, pause between two probes of its last address: one
+    #: unicast datagram on the LAN (no air time), so a meter that answers again is
+    #: back within this and a round trip.
+    repair_interval: float = 2.0
+    #: ...and how often at most the group is searched for it by identification number
+    #: (every node on the segment answers that one).
+    search_interval: float = 10.0
     #: Bad datagrams are reported at most this often.
     log_interval: float = 60.0
 
@@ -765,7 +770,9 @@ class UdpTiming:
     def fast(cls) -> Self:
         """Short timings for loopback tests."""
         # Loopback answers in microseconds; the margin is for a loaded test machine.
-        return cls(probe_timeout=0.5, discovery_timeout=0.5, repair_interval=0.1)
+        return cls(
+            probe_timeout=0.5, discovery_timeout=0.5, repair_interval=0.1, search_interval=0.5
+        )
 
 
 class UdpLink(Link):
@@ -784,6 +791,9 @@ class UdpLink(Link):
     """
 
     kind = "udp"
+    # Looking for the meter again costs a unicast probe on the LAN, not a rejoin: one
+    # request that failed all its attempts is enough to call it lost.
+    unresponsive_after = 1
 
     def __init__(
         self,
@@ -931,8 +941,9 @@ class UdpLink(Link):
     def _matches(self, node: DiscoveredNode) -> bool:
         return self._identification is None or node.identification == self._identification
 
-    async def _locate(self) -> NodeAddress | None:
-        """Where the meter answers now (its last address first), or None."""
+    async def _locate(self, *, search: bool = True) -> NodeAddress | None:
+        """Where the meter answers now (its last address first; then, with ``search``,
+        the group by identification number), or None."""
         sock = self._socket
         if sock is None:
             return None
@@ -944,8 +955,8 @@ class UdpLink(Link):
                 if self._identification is None:
                     self._identification = node.identification
                 return self._address
-        if self._identification is None:
-            return None  # nothing to recognise the meter by elsewhere
+        if self._identification is None or not search:
+            return None  # nothing to recognise the meter by elsewhere, or not now
         nodes = await sock.query(self._target, timing.discovery_timeout, stop=self._matches)
         for node in nodes:
             if self._matches(node):
@@ -969,21 +980,30 @@ class UdpLink(Link):
                 _LOGGER.exception("Address change listener failed")
 
     async def _repair(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_search = loop.time()
+        announced = False
         try:
             while True:
                 self._hint.clear()
+                # A node's announcement (D5) may be the meter at a new address: search.
+                search = announced or loop.time() >= next_search
                 try:
-                    found = await self._locate()
+                    found = await self._locate(search=search)
                 except NetworkMeterError as err:
                     _LOGGER.debug("Looking for the meter failed: %s", err)
                     found = None
+                if search:
+                    next_search = loop.time() + self.timing.search_interval
                 if found is not None:
                     self.repairs += 1
                     self._set_status(LinkState.UP, "the meter answers again")
                     return
+                announced = False
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.timing.repair_interval):
                         await self._hint.wait()
+                        announced = True
         finally:
             if asyncio.current_task() is self._repair_task:
                 self._repair_task = None

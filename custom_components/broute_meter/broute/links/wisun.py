@@ -210,8 +210,11 @@ class WiSunTiming:
     join_timeout: float = 60.0
     #: Pause before a join is retried to confirm a rejection (a lone one may be a fluke).
     join_confirm_delay: float = 5.0
-    #: How long after a session expiry the dongle may re-authenticate by itself.
-    reauth_grace: float = 15.0
+    #: How long after a session expiry (EVENT 29) the dongle may re-authenticate by
+    #: itself before the session counts as lost and is re-joined. A re-authentication is
+    #: one PANA exchange, no longer than a join's (about 3 s), plus one retransmitted
+    #: message (PANA retries after about 1 s); a failed one says so (EVENT 24).
+    reauth_grace: float = 5.0
     #: Backoff of the repair steps that cost air time (scans, joins the meter refuses).
     reconnect_backoff: float = 1.0
     reconnect_backoff_max: float = 60.0
