@@ -32,8 +32,8 @@ Measured, in nominal seconds:
 
 What is not seen within the window (10 simulated minutes) is shown as "> window".
 ``python -m benchmarks.recovery --time-scale 1 --jobs 7 [--ours-only]``: the cases only
-sleep; ours finish in about 3 min, core's need the window. ``--j11`` adds ours on the
-simulator's ROHM J11 dongle.
+sleep; ours take about 5 min, core's up to 16 min (its 300 s poll, then the window).
+``--j11`` adds ours on the simulator's ROHM J11 dongle.
 """
 
 from __future__ import annotations
