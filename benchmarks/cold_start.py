@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+from pathlib import Path
 import sys
 from typing import Any
 
@@ -158,20 +160,30 @@ async def measure(case: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+#: Local commands and Home Assistant's own work a restart may add to its floor.
+RESTART_SLACK = 0.4
+
+
 def targets(latency: float) -> tuple[float, float]:
-    """Nominal targets: (restart, first setup) = join (+ scan) + 2 round trips."""
+    """Nominal targets: (restart, first setup).
+
+    A restart knows the meter's identity, so its first frame after the join is the live
+    poll: the floor is join + 1 round trip (3.7 s at 1 s latency), the target that + 0.4 s
+    (4.1 s). First setup: scan + join + 2 round trips (identity, then the poll; 22.2 s).
+    """
     from simulator import TimingModel
 
     t = TimingModel.realistic(latency=latency)
     join = t.join_seconds * 0.9  # EVENT 25 arrives 0.9 × the join model after SKJOIN
     scan = t.scan_dwell(6) * 28  # duration 6 finds the simulated meter
-    return join + 2 * latency, scan + join + 2 * latency
+    return join + latency + RESTART_SLACK, scan + join + 2 * latency
 
 
 def render(results: list[dict[str, Any]], latency: float) -> str:
     """The table of benchmark 1."""
     by = {r["integration"]: r for r in results if r.get("model") != h.J11_MODEL}
     ours, core = by.get(h.OURS, {}), by.get(h.CORE, {})
+    with_core = bool(core)
     j11 = next((r for r in results if r.get("model") == h.J11_MODEL), None)
     restart_target, first_target = targets(latency)
     rows = []
@@ -180,26 +192,30 @@ def render(results: list[dict[str, Any]], latency: float) -> str:
         ("first", "first setup of an entry without PAN", first_target),
         ("restart", "restart (ours: cached PAN)", restart_target),
     ):
+        value = ours.get(key)
+        met = "met" if value is not None and value <= target else "missed"
+        core_cells = [
+            h.fmt_s(core.get(key)),
+            _counts(core, key),
+            h.ratio(value, core.get(key)),
+        ]
         rows.append(
             [
                 label,
-                h.fmt_s(ours.get(key)),
+                h.fmt_s(value),
                 _counts(ours, key),
-                h.fmt_s(core.get(key)),
-                _counts(core, key),
-                h.ratio(ours.get(key), core.get(key)),
-                f"≤ {target:.1f} s",
+                *(core_cells if with_core else []),
+                f"≤ {target:.1f} s: {met}",
                 *([] if j11 is None else [h.fmt_s(j11.get(key))]),
             ]
         )
+    core_headers = ["core", "core scans / joins / Get frames", "core ÷ ours"]
     return h.table(
         [
             "cold start to first power + energy",
             "ours",
             "ours scans / joins / Get frames",
-            "core",
-            "core scans / joins / Get frames",
-            "core ÷ ours",
+            *(core_headers if with_core else []),
             "target (ours)",
             *([] if j11 is None else ["ours, J11 dongle"]),
         ],
@@ -212,17 +228,25 @@ def _counts(result: dict[str, Any], key: str) -> str:
 
 
 async def run(
-    scale: float, latency: float, jobs: int = 1, j11: bool = False, ours_only: bool = False
+    scale: float,
+    latency: float,
+    jobs: int = 1,
+    j11: bool = False,
+    ours_only: bool = False,
+    raw: list[dict[str, Any]] | None = None,
 ) -> str:
+    """Run the cases and render the table; ``raw`` (if given) receives the results."""
+    integrations = (h.OURS,) if ours_only else (h.OURS, h.CORE)
     cases: list[dict[str, Any]] = [
-        {"integration": i, "time_scale": scale, "latency": latency}
-        for i in ((h.OURS,) if ours_only else (h.OURS, h.CORE))
+        {"integration": i, "time_scale": scale, "latency": latency} for i in integrations
     ]
     if j11:
         cases.append(
             {"integration": h.OURS, "time_scale": scale, "latency": latency, "model": h.J11_MODEL}
         )
     results = await h.run_workers("benchmarks.cold_start", cases, jobs)
+    if raw is not None:
+        raw.extend(results)
     return "### 1. Cold start\n\n" + render(results, latency)
 
 
@@ -234,10 +258,15 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--j11", action="store_true", help="also ours on a J11 dongle")
-    parser.add_argument("--ours-only", action="store_true", help="leave core out")
+    parser.add_argument("--ours-only", action="store_true", help="skip core")
+    parser.add_argument("--json", help="also write the raw results to this file")
     args = parser.parse_args()
     print(h.timing_model_text(args.time_scale, args.latency) + "\n")
-    print(asyncio.run(run(args.time_scale, args.latency, args.jobs, args.j11, args.ours_only)))
+    raw: list[dict[str, Any]] = []
+    text = asyncio.run(run(args.time_scale, args.latency, args.jobs, args.j11, args.ours_only, raw))
+    if args.json:
+        Path(args.json).write_text(json.dumps(raw, indent=1) + "\n")
+    print(text)
 
 
 if __name__ == "__main__":

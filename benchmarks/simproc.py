@@ -4,9 +4,16 @@ Running the dongle + meter emulator in its own process keeps its CPU time out of
 Home Assistant process being measured. Commands (one JSON object per line):
 ``{"op": "stats"}``, ``{"op": "reset_stats"}``, ``{"op": "expire", "reauth": false}``,
 ``{"op": "end_session"}``, ``{"op": "disconnect", "seconds": 30}``,
-``{"op": "dongle_reset"}``, ``{"op": "push_fixed_time"}``,
-``{"op": "set_load", "watts": 500}``, ``{"op": "stop"}``. Every command is answered with
-one line.
+``{"op": "dongle_reset", "silent": true}``, ``{"op": "meter_reboot", "seconds": 30}``,
+``{"op": "push_fixed_time"}``, ``{"op": "set_load", "watts": 500}``, ``{"op": "marks"}``,
+``{"op": "stop"}``. Every command is answered with one line.
+
+Ground truth for the recovery benchmark: any command may carry ``"load_w"``, which fixes
+the power the meter reports from the same instant the command acts (so a value shown
+later can be told to be older or newer than the fault); every answer carries ``"at"``,
+the ``time.monotonic()`` (system-wide, so comparable with the parent's clock) at which
+the command was applied. ``marks`` returns when the host link was last cut
+(``unplugged``) and opened again (``replugged``).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from typing import Any
 
 from simulator import DongleModel, MeterConfig, Simulator, TimingModel
@@ -37,12 +45,28 @@ async def _serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    marks: dict[str, float] = {}
+    unplug, replug = sim.unplug, sim.replug
+
+    async def marked_unplug() -> tuple[bool, bool]:
+        result = await unplug()
+        marks["unplugged"] = time.monotonic()
+        return result
+
+    async def marked_replug(*, server: bool, pty: bool) -> None:
+        await replug(server=server, pty=pty)
+        marks["replugged"] = time.monotonic()
+
+    sim.unplug = marked_unplug  # type: ignore[method-assign]
+    sim.replug = marked_replug  # type: ignore[method-assign]
     _reply({"port": where})
     try:
         while line := await reader.readline():
             cmd: dict[str, Any] = json.loads(line)
             op = cmd.get("op")
-            answer: dict[str, Any] = {"ok": True}
+            if "load_w" in cmd:
+                sim.config.load_override_w = cmd["load_w"]
+            answer: dict[str, Any] = {"ok": True, "at": time.monotonic()}
             if op == "stats":
                 answer = {
                     **sim.stats.as_dict(),
@@ -63,6 +87,10 @@ async def _serve(args: argparse.Namespace) -> None:
                 sim.faults.push_fixed_time()
             elif op == "dongle_reset":
                 sim.faults.dongle_reset(silent=bool(cmd.get("silent", True)))
+            elif op == "meter_reboot":
+                sim.faults.meter_reboot(float(cmd["seconds"]))
+            elif op == "marks":
+                answer = {**answer, **marks}
             elif op == "stop":
                 _reply(answer)
                 break
