@@ -309,7 +309,8 @@ def build_server(argv: list[str] | None = None) -> UdpMeterServer:
         if args.seed is not None:
             hv.seed = args.seed
         meter = SimulatedHvMeter(hv, clock)
-    return UdpMeterServer(meter, host=args.host, port=args.port)
+    # Shared: Home Assistant on this machine binds 0.0.0.0 on the same port.
+    return UdpMeterServer(meter, host=args.host, port=args.port, share_port=True)
 
 
 async def _serve(server: UdpMeterServer) -> None:
