@@ -411,7 +411,7 @@ def _banner(args: argparse.Namespace, url: str, sim: Simulator, servers: list[Ne
     lines += [
         "",
         f"  Full Home Assistant log: {os.path.relpath(CONFIG_DIR / 'home-assistant.log')}",
-        "  Ctrl-C stops Home Assistant and the simulator.",
+        "  Ctrl-C stops Home Assistant and the simulators.",
         "=" * 72,
         "",
     ]
