@@ -393,8 +393,8 @@ def _banner(args: argparse.Namespace, url: str, sim: Simulator, servers: list[Ne
     else:
         lines += [
             "  Finish onboarding, then Settings > Devices & services > Add integration >",
-            '  "B-route Smart Meter": in Dongle port choose "Enter manually" and paste the',
-            "  port URL above, then the ID and the password.",
+            '  "B-route Smart Meter" > "Wi-SUN dongle": in Dongle port choose "Enter',
+            '  manually" and paste the port URL above, then the ID and the password.',
         ]
     if servers:
         lines += ["", f"  Meters on the network (ECHONET Lite on UDP {ECHONET_PORT}):"]
@@ -492,6 +492,13 @@ async def _main(args: argparse.Namespace) -> int:
     try:
         url = await sim.start_socket("127.0.0.1", args.port)
         print(f"Simulator listening at {url}", flush=True)
+        taken = await _answered_already([node.server.host for node in servers])
+        if taken:
+            print(
+                f"Something already answers ECHONET Lite on {', '.join(taken)} (another demo?): "
+                "choose other addresses with --lv-address/--hv-address, or --no-network-meters."
+            )
+            return 1
         for node in servers:
             server = node.server
             try:
@@ -518,6 +525,26 @@ async def _main(args: argparse.Namespace) -> int:
             await node.server.stop()
         await sim.stop()
         print("Simulator stopped.", flush=True)
+
+
+async def _answered_already(hosts: list[str]) -> list[str]:
+    """The addresses where an ECHONET Lite node answers already (a demo running beside).
+
+    The meters share UDP 3610 with Home Assistant's wildcard socket (SO_REUSEADDR), which
+    would let a second meter bind the same address without an error: ask first.
+    """
+    from custom_components.broute_meter.broute.errors import NetworkMeterError
+    from custom_components.broute_meter.broute.links.udp import discover
+
+    async def answers(host: str) -> bool:
+        try:
+            nodes = await discover(target=host, local_host="127.0.0.1", local_port=0, wait=0.5)
+        except NetworkMeterError:
+            return False
+        return bool(nodes)
+
+    found = await asyncio.gather(*(answers(host) for host in hosts))
+    return [host for host, yes in zip(hosts, found, strict=True) if yes]
 
 
 def _network_meters(args: argparse.Namespace) -> list[NetworkMeter]:
