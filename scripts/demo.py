@@ -1,11 +1,14 @@
-"""The demo behind ``scripts/develop``: a simulated dongle + meter and Home Assistant.
+"""The demo behind ``scripts/develop``: simulated meters and Home Assistant.
 
-Starts the simulator on ``socket://127.0.0.1:<port>`` (a solar house, 44 days of
-history, scans that take a few seconds), then Home Assistant with a config dir under
-``.demo/`` where this repository's integration is linked in. ``--auto`` adds the meter's
-config entry (and, on a fresh config, the Energy dashboard's grid source) before Home
-Assistant starts, so entities and weeks of energy history are there right after
-onboarding. Ctrl-C stops both.
+Starts the simulated dongle + meter on ``socket://127.0.0.1:<port>`` (a solar house,
+44 days of history, scans that take a few seconds) and two meters on the network that
+answer ECHONET Lite on UDP 3610 of loopback addresses: a 2nd-generation low-voltage
+meter (class 0x0288, Release R) on 127.0.0.2 and a high-voltage meter (0x028A) on
+127.0.0.3. Then Home Assistant with a config dir under ``.demo/`` where this
+repository's integration is linked in. ``--auto`` adds the meters' config entries (and,
+on a fresh config, the Energy dashboard's grid source) before Home Assistant starts, so
+entities and weeks of energy history are there right after onboarding. Ctrl-C stops
+everything.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+from dataclasses import dataclass
 import importlib
+import ipaddress
 import json
 import os
 from pathlib import Path
@@ -37,10 +42,16 @@ from simulator import (  # noqa: E402
     Simulator,
     TimingModel,
 )
+from simulator.hv_meter import HvMeterConfig, SimulatedHvMeter  # noqa: E402
+from simulator.meter import SimulatedMeter  # noqa: E402
+from simulator.timing import RealClock  # noqa: E402
+from simulator.udp import ECHONET_PORT, UdpMeterServer  # noqa: E402
 
 DEMO_DIR = ROOT / ".demo"
 CONFIG_DIR = DEMO_DIR / "config"
 DEMO_TITLE = "Simulated smart meter"
+LV_TITLE = "Simulated Wi-Fi B-route meter"
+HV_TITLE = "Simulated high-voltage meter"
 HA_RESTART_EXIT_CODE = 100  # what `hass` exits with when restarted from the UI
 
 CONFIGURATION_YAML = """\
@@ -70,6 +81,15 @@ logger:
     homeassistant.setup: info
     custom_components.broute_meter: {level}
 """
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkMeter:
+    """A simulated meter on the network: what the banner calls it, its entry's title."""
+
+    title: str
+    kind: str
+    server: UdpMeterServer
 
 
 def _parse_args() -> argparse.Namespace:
@@ -104,8 +124,45 @@ def _parse_args() -> argparse.Namespace:
         default=CONFIG_DIR,
         help="Home Assistant config dir (.demo/config); the browser test uses its own",
     )
+    parser.add_argument(
+        "--lv-address",
+        default="127.0.0.2",
+        type=_loopback_or_off,
+        help="loopback address of the simulated 2nd-generation meter on the network\n"
+        "(0x0288, UDP 3610; 127.0.0.2); 'off' for none",
+    )
+    parser.add_argument(
+        "--hv-address",
+        default="127.0.0.3",
+        type=_loopback_or_off,
+        help="loopback address of the simulated high-voltage meter (0x028A, UDP 3610;\n"
+        "127.0.0.3); 'off' for none",
+    )
+    parser.add_argument(
+        "--no-network-meters",
+        action="store_true",
+        help="only the dongle: no simulated meters on the network",
+    )
     parser.add_argument("--debug", action="store_true", help="debug logging for the integration")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.no_network_meters:
+        args.lv_address = args.hv_address = None
+    if args.lv_address is not None and args.lv_address == args.hv_address:
+        parser.error("--lv-address and --hv-address must differ")
+    return args
+
+
+def _loopback_or_off(text: str) -> str | None:
+    """A loopback IPv4 address (Linux answers on all of 127/8), or None for 'off'."""
+    if text.lower() in {"off", "none", "no"}:
+        return None
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IP address: {text!r}") from None
+    if address.version != 4 or not address.is_loopback:
+        raise argparse.ArgumentTypeError(f"not a loopback IPv4 address (127.x.y.z): {text}")
+    return str(address)
 
 
 def _prepare_config_dir(args: argparse.Namespace) -> None:
@@ -172,7 +229,20 @@ def _write_http_port(port: int) -> None:
 
 
 def _write_config_entry(url: str, sim: Simulator) -> str:
-    """Put (or refresh) the meter's config entry in .storage before Home Assistant reads it.
+    """Put (or refresh) the dongle meter's config entry in .storage before Home Assistant
+    reads it."""
+    pan = sim.pans[0]
+    descriptor = PanDescriptor(
+        channel=pan.channel, pan_id=pan.pan_id, mac=pan.mac, lqi=pan.lqi, pair_id=pan.pair_id
+    )
+    unique_id = pan.mac.lower()
+    data = {"device": url, "rbid": sim.rbid, "password": sim.password, "pan": descriptor.as_dict()}
+    _store_config_entry(unique_id, data, DEMO_TITLE, follow="device")
+    return unique_id
+
+
+def _store_config_entry(unique_id: str, data: dict[str, Any], title: str, follow: str) -> None:
+    """Add an entry to .storage/core.config_entries, or update its ``follow`` key.
 
     The entry is built with Home Assistant's own ConfigEntry class and the integration's
     flow version, so it has exactly the shape the config flow would have stored.
@@ -189,13 +259,6 @@ def _write_config_entry(url: str, sim: Simulator) -> str:
     importlib.import_module(f"custom_components.{DOMAIN}.config_flow")
     flow = HANDLERS[DOMAIN]
 
-    pan = sim.pans[0]
-    descriptor = PanDescriptor(
-        channel=pan.channel, pan_id=pan.pan_id, mac=pan.mac, lqi=pan.lqi, pair_id=pan.pair_id
-    )
-    unique_id = pan.mac.lower()
-    data = {"device": url, "rbid": sim.rbid, "password": sim.password, "pan": descriptor.as_dict()}
-
     path = CONFIG_DIR / ".storage" / STORAGE_KEY
     stored: dict[str, Any] = {
         "version": STORAGE_VERSION,
@@ -208,8 +271,8 @@ def _write_config_entry(url: str, sim: Simulator) -> str:
     entries: list[dict[str, Any]] = stored["data"]["entries"]
     for entry in entries:
         if entry["domain"] == DOMAIN and entry.get("unique_id") == unique_id:
-            # Already there (a previous --auto run or the UI): follow a changed port.
-            entry["data"] = {**entry["data"], "device": url}
+            # Already there (a previous --auto run or the UI): follow a changed port/address.
+            entry["data"] = {**entry["data"], follow: data[follow]}
             break
     else:
         entries.append(
@@ -221,14 +284,24 @@ def _write_config_entry(url: str, sim: Simulator) -> str:
                 options={},
                 source="user",
                 subentries_data=None,
-                title=DEMO_TITLE,
+                title=title,
                 unique_id=unique_id,
                 version=flow.VERSION,
             ).as_dict()
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(stored, indent=2), encoding="utf-8")
-    return unique_id
+
+
+async def _write_network_entries(servers: list[NetworkMeter]) -> None:
+    """--auto: probe each simulated network meter as the config flow does, store its entry."""
+    from custom_components.broute_meter import network_flow
+    from custom_components.broute_meter.const import CONF_ADDRESS
+
+    for meter in servers:
+        node = await network_flow.async_probe_address(meter.server.host, None)
+        data = network_flow.entry_data(node, None)
+        _store_config_entry(network_flow.unique_id_of(node), data, meter.title, follow=CONF_ADDRESS)
 
 
 def _write_energy_prefs(unique_id: str) -> bool:
@@ -301,7 +374,8 @@ async def _echo_integration_lines(process: asyncio.subprocess.Process) -> None:
             print(f"  [hass] {line}", flush=True)
 
 
-def _banner(args: argparse.Namespace, url: str, sim: Simulator, auto: bool) -> str:
+def _banner(args: argparse.Namespace, url: str, sim: Simulator, servers: list[NetworkMeter]) -> str:
+    auto = args.auto
     lines = [
         "",
         "=" * 72,
@@ -319,19 +393,34 @@ def _banner(args: argparse.Namespace, url: str, sim: Simulator, auto: bool) -> s
     else:
         lines += [
             "  Finish onboarding, then Settings > Devices & services > Add integration >",
-            '  "B-route Smart Meter": in Dongle port choose "Enter manually" and paste the',
-            "  port URL above, then the ID and the password.",
+            '  "B-route Smart Meter" > "Wi-SUN dongle": in Dongle port choose "Enter',
+            '  manually" and paste the port URL above, then the ID and the password.',
         ]
+    if servers:
+        lines += ["", f"  Meters on the network (ECHONET Lite on UDP {ECHONET_PORT}):"]
+        lines += [f"    {m.title} ({m.kind}):".ljust(56) + m.server.host for m in servers]
+        if auto:
+            lines += ["  They are added too (no ID or password)."]
+        else:
+            example = servers[-1].server.host
+            lines += [
+                '  Add integration > "B-route Smart Meter" > "Meter on the network": type the',
+                f"  address (e.g. {example}) in Address and leave Interface blank; or leave",
+                "  Address blank to look for them (about 3 s) and pick one. No ID or password.",
+            ]
     lines += [
+        "",
         f"  Full Home Assistant log: {os.path.relpath(CONFIG_DIR / 'home-assistant.log')}",
-        "  Ctrl-C stops Home Assistant and the simulator.",
+        "  Ctrl-C stops Home Assistant and the simulators.",
         "=" * 72,
         "",
     ]
     return "\n".join(lines)
 
 
-async def _run_home_assistant(args: argparse.Namespace, url: str, sim: Simulator) -> int:
+async def _run_home_assistant(
+    args: argparse.Namespace, url: str, sim: Simulator, servers: list[NetworkMeter]
+) -> int:
     """Run `hass` until it exits (restarting it when asked from the UI) or we are stopped."""
     hass = Path(sys.executable).with_name("hass")
     # --skip-pip: the locked venv already has what the demo needs; Home Assistant must
@@ -353,7 +442,7 @@ async def _run_home_assistant(args: argparse.Namespace, url: str, sim: Simulator
         exited = asyncio.create_task(process.wait())
         done, _ = await asyncio.wait({up, stopped, exited}, return_when=asyncio.FIRST_COMPLETED)
         if up in done and up.result():
-            print(_banner(args, url, sim, args.auto), flush=True)
+            print(_banner(args, url, sim, servers), flush=True)
             done, _ = await asyncio.wait({stopped, exited}, return_when=asyncio.FIRST_COMPLETED)
         up.cancel()
 
@@ -399,18 +488,83 @@ async def _main(args: argparse.Namespace) -> int:
     timing = TimingModel(time_scale=args.time_scale)
     meter = MeterConfig(reverse_metering=True, retention_days=44)
     sim = Simulator(DongleModel(args.model), meter, TEST_RBID, TEST_PASSWORD, timing)
+    servers = _network_meters(args)
     try:
         url = await sim.start_socket("127.0.0.1", args.port)
         print(f"Simulator listening at {url}", flush=True)
+        taken = await _answered_already([node.server.host for node in servers])
+        if taken:
+            print(
+                f"Something already answers ECHONET Lite on {', '.join(taken)} (another demo?): "
+                "choose other addresses with --lv-address/--hv-address, or --no-network-meters."
+            )
+            return 1
+        for node in servers:
+            server = node.server
+            try:
+                await server.start()
+            except OSError as err:
+                print(
+                    f"Cannot answer on {server.host}:{ECHONET_PORT} ({err.strerror}): choose "
+                    "another address with --lv-address/--hv-address, or --no-network-meters."
+                )
+                return 1
+            server.announce()
+            print(f"{node.title} answering ECHONET Lite at {server.address}", flush=True)
         if args.auto:
             unique_id = _write_config_entry(url, sim)
             print("Config entry for the simulated meter written (--auto).", flush=True)
             if _write_energy_prefs(unique_id):
                 print("Energy dashboard set up with the meter's statistics.", flush=True)
-        return await _run_home_assistant(args, url, sim)
+            if servers:
+                await _write_network_entries(servers)
+                print("Config entries for the meters on the network written.", flush=True)
+        return await _run_home_assistant(args, url, sim, servers)
     finally:
+        for node in servers:
+            await node.server.stop()
         await sim.stop()
         print("Simulator stopped.", flush=True)
+
+
+async def _answered_already(hosts: list[str]) -> list[str]:
+    """The addresses where an ECHONET Lite node answers already (a demo running beside).
+
+    The meters share UDP 3610 with Home Assistant's wildcard socket (SO_REUSEADDR), which
+    would let a second meter bind the same address without an error: ask first.
+    """
+    from custom_components.broute_meter.broute.errors import NetworkMeterError
+    from custom_components.broute_meter.broute.links.udp import discover
+
+    async def answers(host: str) -> bool:
+        try:
+            nodes = await discover(target=host, local_host="127.0.0.1", local_port=0, wait=0.5)
+        except NetworkMeterError:
+            return False
+        return bool(nodes)
+
+    found = await asyncio.gather(*(answers(host) for host in hosts))
+    return [host for host, yes in zip(hosts, found, strict=True) if yes]
+
+
+def _network_meters(args: argparse.Namespace) -> list[NetworkMeter]:
+    """The simulated meters on the network (not started yet), with their titles."""
+    clock = RealClock()
+    servers: list[NetworkMeter] = []
+    if args.lv_address is not None:
+        # Not the dongle's meter: its own serial, identification and load profile.
+        lv = MeterConfig(
+            release="R", serial="SIM00000002", mac="001D129012345679", seed=2, retention_days=44
+        )
+        server = UdpMeterServer(
+            SimulatedMeter(lv, clock), host=args.lv_address, port=ECHONET_PORT, share_port=True
+        )
+        servers.append(NetworkMeter(LV_TITLE, "0x0288, Release R", server))
+    if args.hv_address is not None:
+        hv = SimulatedHvMeter(HvMeterConfig(), clock)
+        server = UdpMeterServer(hv, host=args.hv_address, port=ECHONET_PORT, share_port=True)
+        servers.append(NetworkMeter(HV_TITLE, "0x028A", server))
+    return servers
 
 
 def main() -> int:

@@ -93,11 +93,16 @@ class UdpMeterServer:
         port: int = 0,
         group: str | None = IPV4_GROUP,
         reply_port: int | None = None,
+        share_port: bool = False,
     ) -> None:
         """``port=0`` picks a free port (read ``port`` after ``start()``).
 
         ``reply_port`` sends every answer to that port instead of the request's source
         port (some nodes always answer to 3610). ``group`` is ignored for IPv6.
+        ``share_port`` sets SO_REUSEADDR on the unicast socket, so that a client on the
+        same machine can still bind the wildcard address on the same port (Home
+        Assistant's link binds ``0.0.0.0:3610``; the demo's meters answer on 3610 of
+        127.0.0.x): the kernel hands datagrams to 127.0.0.x to the more specific socket.
         """
         ip = ipaddress.ip_address(host)
         if not ip.is_loopback:
@@ -107,6 +112,7 @@ class UdpMeterServer:
         self.port = port
         self.group = group if ip.version == 4 else None
         self.reply_port = reply_port
+        self.share_port = share_port
         self.silent = False
         #: Requests still to be ignored (``drop_replies``).
         self.drop_next = 0
@@ -131,10 +137,17 @@ class UdpMeterServer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        sock = socket.socket(self.family, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
+        try:
+            sock.setblocking(False)
+            if self.share_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.port))
+        except OSError:
+            sock.close()
+            raise
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Endpoint(self._on_datagram),
-            local_addr=(self.host, self.port),
-            family=self.family,
+            lambda: _Endpoint(self._on_datagram), sock=sock
         )
         protocol = transport.get_protocol()
         assert isinstance(protocol, _Endpoint)
@@ -306,7 +319,8 @@ def build_server(argv: list[str] | None = None) -> UdpMeterServer:
         if args.seed is not None:
             hv.seed = args.seed
         meter = SimulatedHvMeter(hv, clock)
-    return UdpMeterServer(meter, host=args.host, port=args.port)
+    # Shared: Home Assistant on this machine binds 0.0.0.0 on the same port.
+    return UdpMeterServer(meter, host=args.host, port=args.port, share_port=True)
 
 
 async def _serve(server: UdpMeterServer) -> None:

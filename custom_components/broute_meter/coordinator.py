@@ -452,8 +452,9 @@ class BRouteCoordinator(DataUpdateCoordinator[MeterData]):
             "present": True,
             "size_16": route_b_id.size == 16,
             "maker_matches": route_b_id.maker_code == identity.maker_code,
-            "equals_auth_id": route_b_id.matches(data[CONF_RBID]),
         }
+        if (rbid := data.get(CONF_RBID)) is not None:  # none on the network (no PANA)
+            self.route_b_id_facts["equals_auth_id"] = route_b_id.matches(rbid)
         key_hex = data.get(CONF_METER_KEY)
         if key_hex is None:
             key = secrets.token_bytes(32)

@@ -48,6 +48,9 @@ class Demo:
     port_url: str
     config: Path
     log: Path
+    lv_address: str  # the simulated meters on the network (UDP 3610)
+    hv_address: str
+    silent_address: str  # a loopback address where nothing answers
 
 
 def _chromium() -> str:
@@ -99,6 +102,8 @@ def demo(chromium: str, tmp_path: Path) -> Generator[Demo]:
     """`scripts/develop --fresh` on free ports with its own config dir, stopped after."""
     pytest_socket.enable_socket()  # talks to the demo on 127.0.0.1 only
     ha_port, sim_port = _free_port(), _free_port()
+    # Not the demo's defaults (127.0.0.2/.3), so a demo someone runs beside keeps its own.
+    net = f"127.36.{ha_port % 250 + 1}"
     config = tmp_path / "config"
     log = tmp_path / "develop.log"
     command = [
@@ -110,6 +115,10 @@ def demo(chromium: str, tmp_path: Path) -> Generator[Demo]:
         str(ha_port),
         "--port",
         str(sim_port),
+        "--lv-address",
+        f"{net}.2",
+        "--hv-address",
+        f"{net}.3",
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -127,6 +136,9 @@ def demo(chromium: str, tmp_path: Path) -> Generator[Demo]:
             port_url=f"socket://127.0.0.1:{sim_port}",
             config=config,
             log=config / "home-assistant.log",
+            lv_address=f"{net}.2",
+            hv_address=f"{net}.3",
+            silent_address=f"{net}.9",
         )
     finally:
         # Ctrl-C, as a user stops it: the demo stops Home Assistant and the simulator.

@@ -3,7 +3,9 @@
 Onboarding, then Settings -> Devices & services -> Add integration in English and in
 Japanese: every refused setup shows its message within 15 s, a good one ends on the
 device page with a numeric power value, and the Energy dashboard and its grid
-configuration take the meter's statistics and power sensor.
+configuration take the meter's statistics and power sensor. In English also the demo's
+meters on the network: an address where nothing answers, the high-voltage meter by its
+typed address, the 2nd-generation meter found by discovery.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ EN = {
     "invalid_auth": "The smart meter rejected the B-route ID or password.",
     "port_in_use": "This port is already used by",
     "power": "Power",
+    "network": "Meter on the network (Wi-Fi B-route, high-voltage B-route terminal)",
+    "no_answer": "Nothing answered ECHONET Lite at that address.",
+    "demand": "30-minute average demand",
 }
 JA = {
     "locale": "ja-JP",
@@ -174,6 +179,96 @@ def wait_for_aria(page: Page, pattern: str, timeout: float = 30) -> str:
         time.sleep(0.5)
 
 
+def open_network_flow(page: Page, demo: Demo, text: dict[str, Any]) -> None:
+    page.goto(f"{demo.url}/config/integrations/dashboard")
+    page.get_by_text(text["add_integration"]).click()
+    page.get_by_placeholder(re.compile(r".")).last.fill("B-route")
+    page.locator("dialog-add-integration").get_by_text("B-route Smart Meter").first.click()
+    page.get_by_text(text["network"], exact=True).click()
+    expect(page.locator("input[name=address]")).to_be_editable()
+
+
+def submit_address(page: Page, text: dict[str, Any], address: str) -> None:
+    """Type the address (blank: look for meters) and submit the network form."""
+    field = page.locator("input[name=address]")
+    field.fill(address)
+    expect(field).to_have_value(address)
+    page.get_by_role("button", name=text["submit"]).click()
+
+
+def entry_ids(page: Page) -> set[str]:
+    entries = call_ws(page, {"type": "config_entries/get", "domain": "broute_meter"})
+    return {entry["entry_id"] for entry in entries}
+
+
+def finish_network_setup(
+    page: Page, demo: Demo, shots: Shots, before: set[str], pattern: str, name: str
+) -> str:
+    """The new entry's device page shows ``pattern`` (a numeric value); returns the match."""
+    dialog = page.locator("dialog-data-entry-flow")
+    expect(dialog.get_by_role("button").last).to_be_visible()
+    deadline = time.monotonic() + 30
+    devices: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not devices:
+        new = entry_ids(page) - before
+        devices = [
+            device
+            for device in call_ws(page, {"type": "config/device_registry/list"})
+            if new & set(device["config_entries"])
+        ]
+        if not devices:
+            time.sleep(0.5)
+    assert devices, "no device was created for the network meter"
+    shots.take(page, f"{name}-created")
+    dialog.get_by_role("button").last.click()  # "Skip and finish"
+    expect(dialog).to_be_hidden()
+    page.goto(f"{demo.url}/config/devices/device/{devices[0]['id']}")
+    found = wait_for_aria(page, pattern)
+    shots.take(page, f"{name}-device")
+    return found
+
+
+def add_network_meters(
+    page: Page, demo: Demo, shots: Shots, text: dict[str, Any], timings: dict[str, float]
+) -> None:
+    """The demo's meters on the network: nothing at one address, then both meters."""
+    started = time.monotonic()
+    open_network_flow(page, demo, text)
+    shots.take(page, "en-network-form")
+    submit_address(page, text, demo.silent_address)
+    timings["en network no_answer"] = expect_error(
+        page, shots, text, "no_answer", "en-network-no-answer"
+    )
+    # The form error, not a traceback or "Unknown error", and the address is kept.
+    expect(page.locator("input[name=address]")).to_have_value(demo.silent_address)
+
+    # The high-voltage meter by its address, typed by hand.
+    before = entry_ids(page)
+    submit_address(page, text, demo.hv_address)
+    demand = finish_network_setup(
+        page, demo, shots, before, rf"{text['demand']}\s*\d[\d,.]*\s*kW", "en-hv"
+    )
+    assert re.search(r"\d", demand), demand
+    timings["en hv by address"] = time.monotonic() - started
+
+    # Discovery: the address left blank lists both meters; the high-voltage one is
+    # already added, so take the 2nd-generation meter.
+    started = time.monotonic()
+    open_network_flow(page, demo, text)
+    before = entry_ids(page)
+    submit_address(page, text, "")
+    picker = page.locator("dialog-data-entry-flow ha-selector-select")
+    for address in (demo.lv_address, demo.hv_address):
+        expect(picker.get_by_text(address, exact=False).first).to_be_visible(timeout=15_000)
+    shots.take(page, "en-network-found")
+    picker.get_by_text(demo.lv_address, exact=False).first.click()
+    page.get_by_role("button", name=text["submit"]).click()
+    finish_network_setup(
+        page, demo, shots, before, rf"{text['power']}\s*-?\d[\d,.]*\s*W", "en-lv-discovered"
+    )
+    timings["en lv by discovery"] = time.monotonic() - started
+
+
 def remove_entries(page: Page) -> None:
     for entry in call_ws(page, {"type": "config_entries/get", "domain": "broute_meter"}):
         page.evaluate(
@@ -253,7 +348,7 @@ def check_energy_dashboard(page: Page, demo: Demo, shots: Shots, name: str) -> N
     shots.take(page, f"{name}-energy-dashboard")
 
 
-@pytest.mark.timeout(480)
+@pytest.mark.timeout(560)
 def test_setup_in_the_browser(chromium: str, demo: Demo, screenshots: Path) -> None:
     """The whole way of a new user, in English, then in Japanese."""
     shots = Shots(screenshots)
@@ -286,6 +381,7 @@ def test_setup_in_the_browser(chromium: str, demo: Demo, screenshots: Path) -> N
             finish_setup(page, demo, shots, EN, "en")
             configure_energy(page, demo, shots)
             check_energy_dashboard(page, demo, shots, "en")
+            add_network_meters(page, demo, shots, EN, timings)
             state = context.storage_state()
             context.close()
 

@@ -218,6 +218,19 @@ async def test_low_voltage_meter_on_the_network(
     assert state_of(hass, entry, "energy_import") == float(meter.forward_kwh())
 
 
+async def test_release_r_low_voltage_meter_on_the_network(
+    hass: HomeAssistant, udp: UdpHarness, family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Release R meter offers C0 (the B-route ID); a network entry has no ID to match."""
+    server = await udp.lv_server(hosts(family)[1], release="R")
+    point_at(monkeypatch, server.port)
+    meter: Any = server.meter
+    entry = await add_by_address(hass, server.address)
+    assert state_of(hass, entry, "power") == meter.power_w()
+    assert entry.runtime_data.coordinator.route_b_id_facts["present"] is True
+    assert "equals_auth_id" not in entry.runtime_data.coordinator.route_b_id_facts
+
+
 async def test_errors_are_form_errors(
     hass: HomeAssistant, udp: UdpHarness, family: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
