@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 import re
 import stat
+import sys
 from typing import TYPE_CHECKING, Any
 
 from awesomeversion import AwesomeVersion
@@ -269,6 +270,8 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    # Registered while it runs: its dataclasses look their module up in sys.modules.
+    monkeypatch.setitem(sys.modules, spec.name, module)
     spec.loader.exec_module(module)
     monkeypatch.setattr(module, "CONFIG_DIR", tmp_path)
     return module

@@ -23,6 +23,7 @@ from homeassistant.const import (
 from .coordinator import BRouteCoordinator, MeterData, MeterInfo
 from .coordinator_network import HvCoordinator, is_high_voltage
 from .entity import MeterEntity, MeterSensorDescription, MeterValueEntity
+from .network_flow import is_network_entry
 from .sensor_hv import hv_sensors
 
 if TYPE_CHECKING:
@@ -42,6 +43,9 @@ PARALLEL_UPDATES = 0
 @dataclass(frozen=True, kw_only=True)
 class BRouteSensorEntityDescription(MeterSensorDescription[MeterData, MeterInfo]):
     """How one sensor reads a low-voltage meter's snapshot, and whether the meter has it."""
+
+    #: A property of the Wi-SUN radio path: no such entity for a meter on the network.
+    radio: bool = False
 
 
 SENSORS: tuple[BRouteSensorEntityDescription, ...] = (
@@ -136,6 +140,7 @@ SENSORS: tuple[BRouteSensorEntityDescription, ...] = (
     BRouteSensorEntityDescription(
         key="rssi",
         translation_key="rssi",
+        radio=True,
         device_class=SensorDeviceClass.SIGNAL_STRENGTH,
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
@@ -146,6 +151,7 @@ SENSORS: tuple[BRouteSensorEntityDescription, ...] = (
     BRouteSensorEntityDescription(
         key="channel",
         translation_key="channel",
+        radio=True,
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
         value_fn=lambda data: data.channel,
@@ -183,10 +189,11 @@ async def async_setup_entry(
     coordinator = entry.runtime_data.coordinator
     info = coordinator.meter_info
     assert info is not None  # read in the coordinator's setup
+    on_network = is_network_entry(entry.data)
     entities: list[SensorEntity] = [
         BRouteSensor(coordinator, description)
         for description in SENSORS
-        if description.exists_fn(info)
+        if description.exists_fn(info) and not (on_network and description.radio)
     ]
     if entry.runtime_data.history is not None:
         entities.append(HistorySensor(coordinator, entry.runtime_data.history))

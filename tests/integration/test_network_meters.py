@@ -216,6 +216,13 @@ async def test_low_voltage_meter_on_the_network(
     entry = await add_by_address(hass, server.address)
     assert state_of(hass, entry, "power") == meter.power_w()
     assert state_of(hass, entry, "energy_import") == float(meter.forward_kwh())
+    # No Wi-SUN radio on this path: no signal strength or channel entity at all.
+    keys = {
+        reg.unique_id.removeprefix(f"{entry.unique_id}_")
+        for reg in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+    }
+    assert {"power", "energy_import"} <= keys
+    assert not keys & {"rssi", "channel"}
 
 
 async def test_release_r_low_voltage_meter_on_the_network(
