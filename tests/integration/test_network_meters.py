@@ -450,3 +450,47 @@ async def test_repair_issue_while_the_network_meter_stays_unreachable(
     await coordinator.async_refresh()
     assert coordinator.last_update_success
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_reconfigure_refuses_another_meter(
+    hass: HomeAssistant, udp: UdpHarness, family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Typing the address of a different meter aborts; the entry keeps its own address."""
+    server = await udp.hv_server(hosts(family)[1])
+    other = await udp.lv_server(hosts(family)[1])
+    point_at(monkeypatch, server.port)
+    entry = await add_by_address(hass, server.address)
+    result = dict(
+        await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+        )
+    )
+    result = dict(
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_ADDRESS: other.address}
+        )
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "wrong_meter"
+    await hass.async_block_till_done()
+    assert entry.data[CONF_ADDRESS] == server.address
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_setup_retries_while_the_network_meter_is_silent(
+    hass: HomeAssistant, udp: UdpHarness, family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A meter that does not answer when Home Assistant starts: retried, then loaded."""
+    server = await udp.hv_server(hosts(family)[1])
+    point_at(monkeypatch, server.port)
+    entry = await add_by_address(hass, server.address)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    server.reboot(3.0)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    await wait_for(lambda: not server.silent, limit=6.0)
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert state_of(hass, entry, "hv_energy") == float(server.meter.energy_kwh())  # type: ignore[attr-defined]
