@@ -528,3 +528,41 @@ async def test_discovery_family_argument(udp: UdpHarness) -> None:
         wait=1.0,
     )
     assert len(nodes) == 1
+
+
+async def test_discovery_falls_back_to_an_ephemeral_port_when_the_port_is_held(
+    udp: UdpHarness,
+) -> None:
+    """Another program holds the local port exclusively: discovery still finds the meter."""
+    server = await udp.hv_server("127.0.0.2")
+    holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # no SO_REUSEADDR
+    holder.bind(("127.0.0.1", 0))
+    try:
+        nodes = await discover(
+            target=f"224.0.23.0:{server.port}",
+            local_host="127.0.0.1",
+            local_port=holder.getsockname()[1],
+            wait=1.0,
+        )
+    finally:
+        holder.close()
+    assert [node.meter_class for node in nodes] == ["high_voltage"]
+
+
+async def test_ipv6_interface_by_index(udp: UdpHarness) -> None:
+    """An interface given as its number (as in fe80::1%1) is taken as the index."""
+    server = await udp.hv_server("::1")
+    nodes = await discover(
+        target=f"[::1]:{server.port}",
+        local_host="::1",
+        local_port=0,
+        interface=str(socket.if_nametoindex("lo")),
+        wait=1.0,
+    )
+    assert [node.meter_class for node in nodes] == ["high_voltage"]
+
+
+async def test_discovery_on_an_unknown_interface_is_refused(udp: UdpHarness) -> None:
+    with pytest.raises(NetworkUnreachableError) as err:
+        await discover(family="ipv4", local_host="127.0.0.1", interface="nosuchif0", wait=0.1)
+    assert err.value.translation_key == "network_unreachable"
