@@ -566,3 +566,55 @@ async def test_discovery_on_an_unknown_interface_is_refused(udp: UdpHarness) -> 
     with pytest.raises(NetworkUnreachableError) as err:
         await discover(family="ipv4", local_host="127.0.0.1", interface="nosuchif0", wait=0.1)
     assert err.value.translation_key == "network_unreachable"
+
+
+async def test_link_as_a_context_manager_with_a_failing_listener(
+    udp: UdpHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``async with`` opens and closes; a listener that raises is logged, the others still
+    hear every change and the link keeps working."""
+    server = await udp.lv_server("127.0.0.2")
+    link = udp.link(server, "ipv4")
+    heard: list[LinkState] = []
+
+    def broken(status: object) -> None:
+        raise RuntimeError("listener bug")
+
+    link.add_status_listener(broken)
+    link.add_status_listener(lambda status: heard.append(status.state))
+    async with link as opened:
+        assert opened is link
+        assert link.status.state is LinkState.UP
+        client = await udp.client(link)
+        values = await client.get(LV_METER_EOJ, [EPC.INSTANTANEOUS_POWER])
+        assert decode_instantaneous_power(values[EPC.INSTANTANEOUS_POWER]) == server.meter.power_w()  # type: ignore[attr-defined]
+    assert link.status.state is LinkState.DOWN
+    assert heard[-1] is LinkState.DOWN
+    assert LinkState.UP in heard
+    assert "Link status listener failed" in caplog.text
+
+
+async def test_datagram_handler_failure_does_not_stop_the_link(
+    udp: UdpHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A handler that raises on one datagram is logged; the next datagram still arrives."""
+    server = await udp.lv_server("127.0.0.2")
+    link = udp.link(server, "ipv4")
+    client = await udp.client(link)
+    deliver = link.on_datagram
+    assert deliver is not None
+    calls = 0
+
+    def flaky(payload: bytes) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("handler bug")
+        deliver(payload)
+
+    link.on_datagram = flaky
+    # The first answer is lost to the handler; the client's retry is answered.
+    values = await client.get(LV_METER_EOJ, [EPC.INSTANTANEOUS_POWER])
+    assert calls == 2
+    assert "Datagram handler failed" in caplog.text
+    assert decode_instantaneous_power(values[EPC.INSTANTANEOUS_POWER]) == server.meter.power_w()  # type: ignore[attr-defined]
