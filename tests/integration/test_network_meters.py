@@ -494,3 +494,43 @@ async def test_setup_retries_while_the_network_meter_is_silent(
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     assert state_of(hass, entry, "hv_energy") == float(server.meter.energy_kwh())  # type: ignore[attr-defined]
+
+
+# Addresses this machine does not have (documentation ranges): binding to them fails.
+NOT_LOCAL = {"ipv4": "192.0.2.1", "ipv6": "2001:db8::1"}
+
+
+async def test_discovery_uses_the_family_that_works(
+    hass: HomeAssistant, udp: UdpHarness, family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A family this host cannot use (no such address, no IPv6) does not hide the other."""
+    server = await udp.hv_server(hosts(family)[1])
+    point_at(monkeypatch, server.port)
+    other = "ipv6" if family == "ipv4" else "ipv4"
+    network_flow.SETTINGS.local_hosts[other] = NOT_LOCAL[other]
+    result = await start_network(hass)
+    result = dict(await hass.config_entries.flow.async_configure(result["flow_id"], {}))
+    assert result["type"] is FlowResultType.FORM, result.get("errors")
+    assert result["step_id"] == "network_pick"
+    result = dict(
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_ADDRESS: server.address}
+        )
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+
+
+async def test_discovery_with_neither_family_usable_is_a_form_error(
+    hass: HomeAssistant, udp: UdpHarness, family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if family == "ipv6":
+        pytest.skip("one discovery covers both families")
+    server = await udp.hv_server(hosts(family)[1])
+    point_at(monkeypatch, server.port)
+    network_flow.SETTINGS.local_hosts.update(NOT_LOCAL)
+    result = await start_network(hass)
+    result = dict(await hass.config_entries.flow.async_configure(result["flow_id"], {}))
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "network"
+    assert result["errors"] == {"base": "network_unreachable"}
