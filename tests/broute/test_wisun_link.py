@@ -289,3 +289,25 @@ async def test_get_before_connect_fails_cleanly(harness: Harness) -> None:
     session = harness.session(url)
     with pytest.raises(SessionUnavailableError):
         await get(session, E7)
+
+
+async def test_open_again_while_up_or_while_opening(harness: Harness) -> None:
+    """A second open() of an open link does nothing; one during the first is refused."""
+    sim, url = await harness.sim("socket")
+    conn = harness.session(url)
+    link = conn.link
+    assert link.driver is None
+    assert link.rssi is None  # no scan yet
+    first = asyncio.create_task(link.open())
+    await asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="already running"):
+        await link.open()
+    await first
+    assert link.status.state is LinkState.UP
+    assert link.port == url
+    assert link.driver is not None
+    assert link.rssi == lqi_to_rssi(sim.config.lqi)
+    scans, joins = sim.stats.scans, sim.stats.commands["SKJOIN"]
+    await link.open()
+    assert (sim.stats.scans, sim.stats.commands["SKJOIN"]) == (scans, joins)
+    assert link.status.state is LinkState.UP
