@@ -12,12 +12,14 @@ from datetime import timedelta
 import json
 import math
 import socket
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.recorder.statistics import statistics_during_period
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, EntityCategory
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
@@ -534,3 +536,24 @@ async def test_discovery_with_neither_family_usable_is_a_form_error(
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "network"
     assert result["errors"] == {"base": "network_unreachable"}
+
+
+async def test_the_form_takes_a_typed_interface_without_network_settings(
+    hass: HomeAssistant, udp: UdpHarness, family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Home Assistant's network settings unavailable: the interface is a text field and
+    a meter typed by address is still added."""
+
+    async def no_adapters(hass: HomeAssistant) -> list[Any]:
+        raise HomeAssistantError("network integration not loaded")
+
+    # Only as this integration sees it: Home Assistant's own setup still lists them.
+    monkeypatch.setattr(network_flow, "network", SimpleNamespace(async_get_adapters=no_adapters))
+    server = await udp.hv_server(hosts(family)[1])
+    point_at(monkeypatch, server.port)
+    result = await start_network(hass)
+    schema = result["data_schema"].schema
+    interface = next(value for key, value in schema.items() if str(key) == "interface")
+    assert "options" not in getattr(interface, "config", {})
+    entry = await add_by_address(hass, server.address)
+    assert entry.unique_id == server.meter.identification.hex()  # type: ignore[attr-defined]
