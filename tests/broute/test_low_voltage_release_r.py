@@ -303,3 +303,21 @@ async def test_no_hour_ends_when_ee_disagrees_with_the_poll(harness: Harness) ->
     frames = sim.stats.frames_to_meter
     assert await meter.read_hour_ends(before.minute, disagreeing) == []
     assert sim.stats.frames_to_meter - frames == 2  # EE was read, then not trusted
+
+
+async def test_route_b_id_refused_by_the_meter_is_none(harness: Harness) -> None:
+    """C0 in the Get map but refused (Get_SNA): no identification, no failure."""
+    sim, meter, identity = await _setup(harness, release="R")
+    asked = _record(sim, refuse=frozenset({EPC.ROUTE_B_ID}))
+    assert await meter.read_route_b_id(identity) is None
+    assert asked == [EPC.ROUTE_B_ID]
+
+
+async def test_clock_refused_in_whole_or_in_part_is_none(harness: Harness) -> None:
+    sim, meter, _ = await _setup(harness, release="R")
+    _record(sim, refuse=frozenset({EPC.CURRENT_DATE, EPC.CURRENT_TIME}))
+    assert await meter.read_clock() is None
+    sim, meter, _ = await _setup(harness, release="R")
+    asked = _record(sim, refuse=frozenset({EPC.CURRENT_TIME}))
+    assert await meter.read_clock() is None  # a date without a time is no clock
+    assert asked == [EPC.CURRENT_DATE, EPC.CURRENT_TIME]
