@@ -34,6 +34,7 @@ from custom_components.broute_meter.broute.links.udp import (
     NodeAddress,
     UdpLink,
     UdpTiming,
+    _source_address,
     discover,
     parse_address,
     probe,
@@ -618,3 +619,12 @@ async def test_datagram_handler_failure_does_not_stop_the_link(
     assert calls == 2
     assert "Datagram handler failed" in caplog.text
     assert decode_instantaneous_power(values[EPC.INSTANTANEOUS_POWER]) == server.meter.power_w()  # type: ignore[attr-defined]
+
+
+def test_sender_addresses_as_the_socket_reports_them() -> None:
+    """What recvfrom gives on a dual-stack socket: an IPv4 sender as ::ffff:a.b.c.d is
+    the IPv4 node; a link-local sender carries its scope (in the host or the tuple)."""
+    assert _source_address(("::ffff:192.168.1.20", 3610, 0, 0)) == NodeAddress("192.168.1.20", 3610)
+    assert _source_address(("fe80::1", 3610, 0, 2)) == NodeAddress("fe80::1", 3610, "2")
+    assert _source_address(("fe80::1%eth0", 3610, 0, 2)) == NodeAddress("fe80::1", 3610, "eth0")
+    assert _source_address(("not-an-address", 3610)) is None

@@ -355,3 +355,10 @@ async def test_a_failing_notification_handler_is_logged_and_requests_go_on(
     sim.faults.push_fixed_time()
     await eventually(lambda: "Notification handler failed" in caplog.text)
     assert decode_instantaneous_power((await get(conn, E7))[E7]) == sim.meter.power_w()
+
+
+def test_malformed_mac_and_pan_id_are_refused() -> None:
+    with pytest.raises(ValueError, match="16 hex digits"):
+        mac_to_ipv6("001D1290123456")
+    with pytest.raises(ValueError, match="16 bits"):
+        PanDescriptor(0x21, 0x10000, "001D129012345678")
