@@ -634,6 +634,14 @@ def test_encode_rejects_values_that_do_not_fit() -> None:
         )
     with pytest.raises(ValueError, match="0x80-0xFF"):
         encode_property_map([0x7F])
+    with pytest.raises(ValueError, match="ESV"):
+        encode_frame(Frame(1, CONTROLLER_EOJ, LV_METER_EOJ, 0x100, ()))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="too many properties"):
+        encode_frame(Frame(1, CONTROLLER_EOJ, LV_METER_EOJ, ESV.GET, (Property(0xE7, b""),) * 256))
+    with pytest.raises(ValueError, match="EPC"):
+        encode_frame(Frame(1, CONTROLLER_EOJ, LV_METER_EOJ, ESV.GET, (Property(0x100, b""),)))
+    with pytest.raises(ValueError, match="no unit code"):
+        encode_unit(Decimal("0.5"))  # the unit table (E1) has no 0.5 kWh
 
 
 def test_builders_target_other_objects() -> None:

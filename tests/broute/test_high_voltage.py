@@ -14,7 +14,7 @@ from custom_components.broute_meter.broute.meters.high_voltage import (
     HighVoltageMeter,
     power_factor,
 )
-from simulator import SimulatedHvMeter
+from simulator import JST, SimulatedHvMeter
 
 from .udp_harness import FAMILIES, UdpHarness, hosts
 
@@ -288,3 +288,15 @@ async def test_power_factor_not_primed_in_the_first_slot(udp: UdpHarness) -> Non
     udp.clock.set(sim.now().replace(hour=0, minute=10))
     await meter.read()
     assert await meter.prime_power_factor() is None
+
+
+async def test_history_day_without_reactive_energy(udp: UdpHarness) -> None:
+    """A meter without CA-CE: the day has active energy only, no reactive slots."""
+    meter, sim, _ = await _meter(udp, reactive=False)
+    day = await meter.read_history_day(1)
+    assert day.reactive is None
+    assert day.slot_reactive_kvarh() == []
+    slots = day.slot_energy_kwh()
+    start, kwh = slots[0]
+    begin = start.replace(tzinfo=JST)
+    assert kwh == sim.energy_kwh(begin + timedelta(minutes=30)) - sim.energy_kwh(begin)  # type: ignore[operator]

@@ -88,3 +88,40 @@ async def test_a_port_that_does_not_open_raises(socket_enabled: None) -> None:
     await server.wait_closed()
     with pytest.raises(PortConnectError):
         await detect_firmware(f"socket://127.0.0.1:{port}", time_limit=0.5)
+
+
+async def _serve_once(
+    socket_enabled: None, answer: bytes, *, reset: bool = False
+) -> tuple[asyncio.Server, str]:
+    """A TCP "dongle" that answers ``answer`` to whatever comes, then hangs up."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(64)
+        writer.write(answer)
+        await writer.drain()
+        if reset:
+            writer.transport.abort()  # type: ignore[attr-defined]
+        else:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"socket://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("reset", [False, True])
+async def test_a_device_that_talks_text_and_hangs_up_is_unknown(
+    socket_enabled: None, reset: bool
+) -> None:
+    """Another serial device's chatter (a GPS receiver here) is no SKSTACK answer; a
+    hang-up (or a reset connection) ends the detection at once, not at the time limit."""
+    server, url = await _serve_once(
+        socket_enabled, b"$GPGGA,123519,4807.038,N\r\nhello\r\n", reset=reset
+    )
+    try:
+        started = time.monotonic()
+        assert await detect_firmware(url, time_limit=5.0) is Firmware.UNKNOWN
+        assert time.monotonic() - started < 4.0
+    finally:
+        server.close()
+        await server.wait_closed()

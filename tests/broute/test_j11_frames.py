@@ -364,3 +364,51 @@ def test_frames_between_junk_all_come_out_in_order(
     chunks = [stream[i : i + step] for i in range(0, len(stream), step)]
     frames, _ = _split(chunks)
     assert [f.encode() for f in frames] == [frame for _, frame in parts]
+
+
+@pytest.mark.parametrize(
+    ("parse", "data"),
+    [
+        (parse_scan_result, b"\x00"),  # no channel byte
+        (parse_scan_result, b"\x02\x05\x00"),  # a result code the layout does not have
+        (parse_scan_result, b"\x00\x05"),  # beacons announced, no count
+        (parse_scan_result, b"\x00\x05\x01" + bytes(10)),  # one beacon is 11 bytes
+        (parse_received, bytes(25) + b"\x00\x05" + b"abcd"),  # 5 announced, 4 present
+        (parse_version, b"\x02" + bytes(8)),  # result not OK (0x01)
+        (parse_version, b"\x01" + bytes(7)),  # one byte short
+        (transmit_result, b""),
+    ],
+)
+def test_parsers_reject_malformed_module_answers(parse: object, data: bytes) -> None:
+    with pytest.raises(J11FrameError):
+        parse(data)  # type: ignore[operator]
+
+
+def test_parsers_of_short_but_valid_answers() -> None:
+    assert parse_scan_result(b"\x01\x07") == (7, [])  # scanned, nobody there
+    assert transmit_result(b"\x01") == (1, None)  # the module left the detail out
+    notification = J11Frame(0x6019, b"\x02", unique=RESPONSE_UNIQUE)
+    assert notification.result is None  # only responses carry a result
+    assert J11Frame(0x2001, b"", unique=RESPONSE_UNIQUE).result is None
+
+
+def test_frame_encoders_and_decoder_reject_impossible_shapes() -> None:
+    with pytest.raises(J11FrameError):
+        encode_frame(0x10000)
+    with pytest.raises(J11FrameError):
+        encode_frame(0x0008, bytes(2049))  # larger than any frame the module sends
+    with pytest.raises(J11FrameError):
+        decode_frame(encode_frame(0x2001, unique=RESPONSE_UNIQUE)[:11])
+    with pytest.raises(J11FrameError):
+        transmit_data(bytes(15), b"payload")  # an IPv6 address is 16 bytes
+
+
+def test_splitter_clear_drops_a_partial_frame_as_junk() -> None:
+    good = _vec(ROHM_RESPONSES["F18 PANA result"])
+    splitter = FrameSplitter()
+    assert splitter.feed(good[:7]) == []
+    assert splitter.buffered == 7
+    splitter.clear()
+    assert splitter.buffered == 0
+    assert splitter.stats.junk_bytes == 7
+    assert [f.encode() for f in splitter.feed(good)] == [good]

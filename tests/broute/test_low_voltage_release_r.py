@@ -261,3 +261,63 @@ async def test_a_d0_stamped_off_the_expected_time_falls_back_to_e0_e3(harness: H
     assert taken.registers[Direction.FORWARD] == sim.meter.minute_registers()[1]
     sim.config.d0_stamp_skew = 3600.0
     assert (await meter.read_live(identity)).registers_at is not None
+
+
+async def _across_the_hour(
+    sim: Simulator, meter: LowVoltageMeter, identity: MeterIdentity
+) -> tuple[MinuteRegisters, MinuteRegisters]:
+    """Polls at 12:57 and 13:02: one hour boundary inside a 5-minute gap."""
+    clock = sim.meter.clock
+    now = sim.meter.now()
+    clock.advance((now.replace(minute=57, second=20) - now).total_seconds())  # type: ignore[attr-defined]
+    before = await _poll_minute(sim, meter, identity)
+    clock.advance(5 * 60 + 10)  # type: ignore[attr-defined]
+    return before, await _poll_minute(sim, meter, identity)
+
+
+async def test_no_hour_ends_for_the_same_minute(harness: Harness) -> None:
+    sim, meter, identity = await _setup(harness, release="R")
+    latest = await _poll_minute(sim, meter, identity)
+    frames = sim.stats.frames_to_meter
+    assert await meter.read_hour_ends(latest.minute, latest) == []
+    assert sim.stats.frames_to_meter == frames
+
+
+async def test_no_hour_ends_when_the_meter_refuses_ee(harness: Harness) -> None:
+    sim, meter, identity = await _setup(harness, release="R")
+    before, latest = await _across_the_hour(sim, meter, identity)
+    asked = _record(sim, refuse=frozenset({EPC.HISTORY3}))
+    assert await meter.read_hour_ends(before.minute, latest) == []
+    assert EPC.HISTORY3 in asked
+
+
+async def test_no_hour_ends_when_ee_disagrees_with_the_poll(harness: Harness) -> None:
+    """The newest EE pair must equal the poll's registers: the same register read twice."""
+    sim, meter, identity = await _setup(harness, release="R")
+    before, latest = await _across_the_hour(sim, meter, identity)
+    forward = latest.registers[Direction.FORWARD]
+    assert forward is not None
+    disagreeing = MinuteRegisters(
+        latest.minute, {**latest.registers, Direction.FORWARD: forward + 1}
+    )
+    frames = sim.stats.frames_to_meter
+    assert await meter.read_hour_ends(before.minute, disagreeing) == []
+    assert sim.stats.frames_to_meter - frames == 2  # EE was read, then not trusted
+
+
+async def test_route_b_id_refused_by_the_meter_is_none(harness: Harness) -> None:
+    """C0 in the Get map but refused (Get_SNA): no identification, no failure."""
+    sim, meter, identity = await _setup(harness, release="R")
+    asked = _record(sim, refuse=frozenset({EPC.ROUTE_B_ID}))
+    assert await meter.read_route_b_id(identity) is None
+    assert asked == [EPC.ROUTE_B_ID]
+
+
+async def test_clock_refused_in_whole_or_in_part_is_none(harness: Harness) -> None:
+    sim, meter, _ = await _setup(harness, release="R")
+    _record(sim, refuse=frozenset({EPC.CURRENT_DATE, EPC.CURRENT_TIME}))
+    assert await meter.read_clock() is None
+    sim, meter, _ = await _setup(harness, release="R")
+    asked = _record(sim, refuse=frozenset({EPC.CURRENT_TIME}))
+    assert await meter.read_clock() is None  # a date without a time is no clock
+    assert asked == [EPC.CURRENT_DATE, EPC.CURRENT_TIME]

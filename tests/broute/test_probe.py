@@ -22,6 +22,7 @@ from custom_components.broute_meter.broute.__main__ import (
     EXIT_PORT,
     EXIT_USAGE,
     async_main,
+    main,
 )
 from simulator import TEST_PASSWORD, TEST_RBID, DongleModel
 
@@ -171,3 +172,93 @@ async def test_probe_as_a_module_process(harness: Harness) -> None:
     text = stdout.decode()
     assert proc.returncode == EXIT_OK, text + stderr.decode()
     assert f"power {sim.meter.power_w()} W" in text
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--channel", "32"), ("--channel", "0x3D"), ("--pan-id", "10000"), ("--pan-id", "-1")],
+)
+async def test_probe_rejects_out_of_range_pan_options(
+    option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A channel outside 33-60 or a PAN ID wider than 16 bits is a usage error."""
+    with pytest.raises(SystemExit) as exited:
+        await _probe("--port", "/dev/null", option, value)
+    assert exited.value.code == EXIT_USAGE
+    assert option in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("credentials")
+async def test_probe_needs_channel_pan_id_and_mac_together(harness: Harness) -> None:
+    sim, url = await harness.sim("socket")
+    code, text = await _probe("--port", url, "--channel", str(sim.config.channel))
+    assert code == EXIT_USAGE
+    assert "go together" in text
+    assert sim.stats.commands.total() == 0  # the dongle was not even asked
+
+
+@pytest.mark.usefixtures("credentials")
+async def test_probe_rejects_a_malformed_mac(harness: Harness) -> None:
+    sim, url = await harness.sim("socket")
+    cfg = sim.config
+    code, text = await _probe(
+        "--port",
+        url,
+        "--channel",
+        str(cfg.channel),
+        "--pan-id",
+        f"{cfg.pan_id:04X}",
+        "--mac",
+        cfg.mac[:-1],
+    )
+    assert code == EXIT_USAGE
+    assert "Invalid PAN" in text
+    assert sim.stats.commands.total() == 0
+
+
+async def test_probe_rejects_malformed_credentials(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dongle is detected first; a B-route ID that is not 32 characters never joins."""
+    monkeypatch.setenv("BROUTE_ID", TEST_RBID[:-1])
+    monkeypatch.setenv("BROUTE_PASSWORD", TEST_PASSWORD)
+    sim, url = await harness.sim("socket")
+    code, text = await _probe("--port", url)
+    assert code == EXIT_USAGE
+    assert "Invalid credentials" in text
+    assert TEST_RBID[:-1] not in text
+    assert sim.stats.scans == 0
+    assert sim.stats.commands["SKSETRBID"] == 0
+
+
+async def test_probe_asks_for_credentials_on_a_terminal(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the environment variables an interactive run prompts (hidden) for both."""
+    monkeypatch.delenv("BROUTE_ID", raising=False)
+    monkeypatch.delenv("BROUTE_PASSWORD", raising=False)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    prompts: list[str] = []
+    answers = {"ID": f" {TEST_RBID} ", "password": TEST_PASSWORD}
+
+    def getpass(prompt: str) -> str:
+        prompts.append(prompt)
+        return next(value for key, value in answers.items() if key in prompt)
+
+    monkeypatch.setattr("getpass.getpass", getpass)
+    sim, url = await harness.sim("socket")
+    code, text = await _probe("--port", url)
+    assert code == EXIT_OK, text
+    assert len(prompts) == 2
+    assert f"power {sim.meter.power_w()} W" in text
+    assert TEST_PASSWORD not in text
+
+
+@pytest.mark.usefixtures("credentials")
+def test_main_runs_the_probe_and_returns_its_exit_code(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The process entry point: its own event loop, output on stdout."""
+    code = main(["probe", "--port", "/dev/null", "--pan-id", "8888"])
+    assert code == EXIT_USAGE
+    assert "go together" in capsys.readouterr().out

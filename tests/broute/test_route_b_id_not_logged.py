@@ -62,3 +62,6 @@ def test_loggable_payload_masks_c0_only() -> None:
     cut = head + bytes([1, 0xC0, 16, *ROUTE_B_ID[:9]])
     assert _leaks(loggable_payload(cut)) == []
     assert loggable_payload(b"\x01\x02") == "0102"
+    # Two properties announced, the second cut after its EPC: logged as sent.
+    claims_more = head + bytes([2, 0xE7, 4, 0, 0, 1, 0x2C, 0xC0])
+    assert loggable_payload(claims_more) == claims_more.hex().upper()

@@ -34,6 +34,7 @@ from custom_components.broute_meter.broute.links.udp import (
     NodeAddress,
     UdpLink,
     UdpTiming,
+    _source_address,
     discover,
     parse_address,
     probe,
@@ -528,3 +529,102 @@ async def test_discovery_family_argument(udp: UdpHarness) -> None:
         wait=1.0,
     )
     assert len(nodes) == 1
+
+
+async def test_discovery_falls_back_to_an_ephemeral_port_when_the_port_is_held(
+    udp: UdpHarness,
+) -> None:
+    """Another program holds the local port exclusively: discovery still finds the meter."""
+    server = await udp.hv_server("127.0.0.2")
+    holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # no SO_REUSEADDR
+    holder.bind(("127.0.0.1", 0))
+    try:
+        nodes = await discover(
+            target=f"224.0.23.0:{server.port}",
+            local_host="127.0.0.1",
+            local_port=holder.getsockname()[1],
+            wait=1.0,
+        )
+    finally:
+        holder.close()
+    assert [node.meter_class for node in nodes] == ["high_voltage"]
+
+
+async def test_ipv6_interface_by_index(udp: UdpHarness) -> None:
+    """An interface given as its number (as in fe80::1%1) is taken as the index."""
+    server = await udp.hv_server("::1")
+    nodes = await discover(
+        target=f"[::1]:{server.port}",
+        local_host="::1",
+        local_port=0,
+        interface=str(socket.if_nametoindex("lo")),
+        wait=1.0,
+    )
+    assert [node.meter_class for node in nodes] == ["high_voltage"]
+
+
+async def test_discovery_on_an_unknown_interface_is_refused(udp: UdpHarness) -> None:
+    with pytest.raises(NetworkUnreachableError) as err:
+        await discover(family="ipv4", local_host="127.0.0.1", interface="nosuchif0", wait=0.1)
+    assert err.value.translation_key == "network_unreachable"
+
+
+async def test_link_as_a_context_manager_with_a_failing_listener(
+    udp: UdpHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``async with`` opens and closes; a listener that raises is logged, the others still
+    hear every change and the link keeps working."""
+    server = await udp.lv_server("127.0.0.2")
+    link = udp.link(server, "ipv4")
+    heard: list[LinkState] = []
+
+    def broken(status: object) -> None:
+        raise RuntimeError("listener bug")
+
+    link.add_status_listener(broken)
+    link.add_status_listener(lambda status: heard.append(status.state))
+    async with link as opened:
+        assert opened is link
+        assert link.status.state is LinkState.UP
+        client = await udp.client(link)
+        values = await client.get(LV_METER_EOJ, [EPC.INSTANTANEOUS_POWER])
+        assert decode_instantaneous_power(values[EPC.INSTANTANEOUS_POWER]) == server.meter.power_w()  # type: ignore[attr-defined]
+    assert link.status.state is LinkState.DOWN
+    assert heard[-1] is LinkState.DOWN
+    assert LinkState.UP in heard
+    assert "Link status listener failed" in caplog.text
+
+
+async def test_datagram_handler_failure_does_not_stop_the_link(
+    udp: UdpHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A handler that raises on one datagram is logged; the next datagram still arrives."""
+    server = await udp.lv_server("127.0.0.2")
+    link = udp.link(server, "ipv4")
+    client = await udp.client(link)
+    deliver = link.on_datagram
+    assert deliver is not None
+    calls = 0
+
+    def flaky(payload: bytes) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("handler bug")
+        deliver(payload)
+
+    link.on_datagram = flaky
+    # The first answer is lost to the handler; the client's retry is answered.
+    values = await client.get(LV_METER_EOJ, [EPC.INSTANTANEOUS_POWER])
+    assert calls == 2
+    assert "Datagram handler failed" in caplog.text
+    assert decode_instantaneous_power(values[EPC.INSTANTANEOUS_POWER]) == server.meter.power_w()  # type: ignore[attr-defined]
+
+
+def test_sender_addresses_as_the_socket_reports_them() -> None:
+    """What recvfrom gives on a dual-stack socket: an IPv4 sender as ::ffff:a.b.c.d is
+    the IPv4 node; a link-local sender carries its scope (in the host or the tuple)."""
+    assert _source_address(("::ffff:192.168.1.20", 3610, 0, 0)) == NodeAddress("192.168.1.20", 3610)
+    assert _source_address(("fe80::1", 3610, 0, 2)) == NodeAddress("fe80::1", 3610, "2")
+    assert _source_address(("fe80::1%eth0", 3610, 0, 2)) == NodeAddress("fe80::1", 3610, "eth0")
+    assert _source_address(("not-an-address", 3610)) is None

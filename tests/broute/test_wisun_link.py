@@ -13,6 +13,7 @@ import pytest
 
 from custom_components.broute_meter.broute import (
     AuthenticationError,
+    ConnectionTiming,
     Dialect,
     LinkState,
     MeterNotFoundError,
@@ -289,3 +290,75 @@ async def test_get_before_connect_fails_cleanly(harness: Harness) -> None:
     session = harness.session(url)
     with pytest.raises(SessionUnavailableError):
         await get(session, E7)
+
+
+async def test_open_again_while_up_or_while_opening(harness: Harness) -> None:
+    """A second open() of an open link does nothing; one during the first is refused."""
+    sim, url = await harness.sim("socket")
+    conn = harness.session(url)
+    link = conn.link
+    assert link.driver is None
+    assert link.rssi is None  # no scan yet
+    first = asyncio.create_task(link.open())
+    await asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="already running"):
+        await link.open()
+    await first
+    assert link.status.state is LinkState.UP
+    assert link.port == url
+    assert link.driver is not None
+    assert link.rssi == lqi_to_rssi(sim.config.lqi)
+    scans, joins = sim.stats.scans, sim.stats.commands["SKJOIN"]
+    await link.open()
+    assert (sim.stats.scans, sim.stats.commands["SKJOIN"]) == (scans, joins)
+    assert link.status.state is LinkState.UP
+
+
+async def test_connection_as_a_context_manager(harness: Harness) -> None:
+    """``async with`` joins the meter and leaves it politely (SKTERM) at the end."""
+    sim, url = await harness.sim()
+    async with harness.session(url) as conn:
+        assert conn.status.state is LinkState.UP
+        assert decode_instantaneous_power((await get(conn, E7))[E7]) == sim.meter.power_w()
+    assert conn.status.state is LinkState.DOWN
+    assert sim.stats.commands["SKTERM"] == 1
+
+
+def test_connection_timing_evolve_rejects_unknown_fields() -> None:
+    timing = ConnectionTiming.fast()
+    assert timing.evolve(retries=5).client.retries == 5
+    with pytest.raises(TypeError, match="no timing field bogus"):
+        timing.evolve(bogus=1)
+
+
+async def test_label_of_a_meter_from_a_maker_outside_the_table(harness: Harness) -> None:
+    """read_label: maker and serial in one frame; an unknown maker is named by its code."""
+    sim, url = await harness.sim(maker_code=0xABCDEF)
+    conn = harness.session(url)
+    await conn.connect()
+    label = await conn.meter.read_label()
+    assert label.maker_code == 0xABCDEF
+    assert label.manufacturer == "ECHONET maker 0xABCDEF"
+    assert label.serial_number == sim.config.serial
+
+
+async def test_a_failing_notification_handler_is_logged_and_requests_go_on(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim, url = await harness.sim()
+
+    def broken(frame: object) -> None:
+        raise RuntimeError("handler bug")
+
+    conn = harness.session(url, on_notification=broken)
+    await conn.connect()
+    sim.faults.push_fixed_time()
+    await eventually(lambda: "Notification handler failed" in caplog.text)
+    assert decode_instantaneous_power((await get(conn, E7))[E7]) == sim.meter.power_w()
+
+
+def test_malformed_mac_and_pan_id_are_refused() -> None:
+    with pytest.raises(ValueError, match="16 hex digits"):
+        mac_to_ipv6("001D1290123456")
+    with pytest.raises(ValueError, match="16 bits"):
+        PanDescriptor(0x21, 0x10000, "001D129012345678")

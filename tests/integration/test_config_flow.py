@@ -758,3 +758,19 @@ async def test_credentials_never_logged(
     assert "SKSETPWD" in caplog.text  # the dongle traffic was logged...
     assert TEST_PASSWORD not in caplog.text  # ...without the secrets in it
     assert TEST_RBID not in caplog.text
+
+
+async def test_user_flow_when_the_ports_cannot_be_listed(
+    hass: HomeAssistant, simulator: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Home Assistant failing to list the serial ports does not block the flow: the
+    typed port is probed and the entry created."""
+
+    async def no_ports(hass: HomeAssistant) -> list[object]:
+        raise OSError("udev is gone")
+
+    monkeypatch.setattr(config_flow.usb, "async_scan_serial_ports", no_ports)
+    result = await start_user(hass)
+    result = await finish_probe(hass, await submit_user(hass, result, port_of(simulator)))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].data[CONF_DEVICE] == port_of(simulator)

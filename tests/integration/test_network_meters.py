@@ -12,12 +12,14 @@ from datetime import timedelta
 import json
 import math
 import socket
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.recorder.statistics import statistics_during_period
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, EntityCategory
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.recorder import get_instance
 from homeassistant.util import dt as dt_util
@@ -470,3 +472,108 @@ async def test_repair_issue_while_the_network_meter_stays_unreachable(
     await coordinator.async_refresh()
     assert coordinator.last_update_success
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_reconfigure_refuses_another_meter(
+    hass: HomeAssistant, udp: UdpHarness, family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Typing the address of a different meter aborts; the entry keeps its own address."""
+    server = await udp.hv_server(hosts(family)[1])
+    other = await udp.lv_server(hosts(family)[1])
+    point_at(monkeypatch, server.port)
+    entry = await add_by_address(hass, server.address)
+    result = dict(
+        await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+        )
+    )
+    result = dict(
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_ADDRESS: other.address}
+        )
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "wrong_meter"
+    await hass.async_block_till_done()
+    assert entry.data[CONF_ADDRESS] == server.address
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_setup_retries_while_the_network_meter_is_silent(
+    hass: HomeAssistant, udp: UdpHarness, family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A meter that does not answer when Home Assistant starts: retried, then loaded."""
+    server = await udp.hv_server(hosts(family)[1])
+    point_at(monkeypatch, server.port)
+    entry = await add_by_address(hass, server.address)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    server.reboot(3.0)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+    await wait_for(lambda: not server.silent, limit=6.0)
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert state_of(hass, entry, "hv_energy") == float(server.meter.energy_kwh())  # type: ignore[attr-defined]
+
+
+# Addresses this machine does not have (documentation ranges): binding to them fails.
+NOT_LOCAL = {"ipv4": "192.0.2.1", "ipv6": "2001:db8::1"}
+
+
+async def test_discovery_uses_the_family_that_works(
+    hass: HomeAssistant, udp: UdpHarness, family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A family this host cannot use (no such address, no IPv6) does not hide the other."""
+    server = await udp.hv_server(hosts(family)[1])
+    point_at(monkeypatch, server.port)
+    other = "ipv6" if family == "ipv4" else "ipv4"
+    network_flow.SETTINGS.local_hosts[other] = NOT_LOCAL[other]
+    result = await start_network(hass)
+    result = dict(await hass.config_entries.flow.async_configure(result["flow_id"], {}))
+    assert result["type"] is FlowResultType.FORM, result.get("errors")
+    assert result["step_id"] == "network_pick"
+    result = dict(
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_ADDRESS: server.address}
+        )
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+
+
+async def test_discovery_with_neither_family_usable_is_a_form_error(
+    hass: HomeAssistant, udp: UdpHarness, family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if family == "ipv6":
+        pytest.skip("one discovery covers both families")
+    server = await udp.hv_server(hosts(family)[1])
+    point_at(monkeypatch, server.port)
+    network_flow.SETTINGS.local_hosts.update(NOT_LOCAL)
+    result = await start_network(hass)
+    result = dict(await hass.config_entries.flow.async_configure(result["flow_id"], {}))
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "network"
+    assert result["errors"] == {"base": "network_unreachable"}
+
+
+async def test_the_form_takes_a_typed_interface_without_network_settings(
+    hass: HomeAssistant, udp: UdpHarness, family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Home Assistant's network settings unavailable: the interface is a text field and
+    a meter typed by address is still added."""
+
+    async def no_adapters(hass: HomeAssistant) -> list[Any]:
+        raise HomeAssistantError("network integration not loaded")
+
+    # Only as this integration sees it: Home Assistant's own setup still lists them.
+    monkeypatch.setattr(network_flow, "network", SimpleNamespace(async_get_adapters=no_adapters))
+    server = await udp.hv_server(hosts(family)[1])
+    point_at(monkeypatch, server.port)
+    result = await start_network(hass)
+    schema = result["data_schema"].schema
+    interface = next(value for key, value in schema.items() if str(key) == "interface")
+    assert "options" not in getattr(interface, "config", {})
+    entry = await add_by_address(hass, server.address)
+    assert entry.unique_id == server.meter.identification.hex()  # type: ignore[attr-defined]

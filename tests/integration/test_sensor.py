@@ -9,6 +9,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from homeassistant.components.automation import DOMAIN as AUTOMATION_DOMAIN
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import (
     EVENT_STATE_CHANGED,
     STATE_OFF,
@@ -509,3 +510,51 @@ async def test_a_swapped_meter_is_read_again(
             break
     assert entry.data[CONF_IDENTITY] == truth_identity
     assert int(state(hass, POWER)) == simulator.meter.power_w()
+
+
+async def test_an_unreadable_stored_identity_is_read_from_the_meter(
+    hass: HomeAssistant, simulator: Simulator
+) -> None:
+    """A stored identity that does not parse (an older or damaged entry) is not trusted:
+    the entry reads the identity from the meter and stores it afresh."""
+    entry = await setup(hass, simulator)
+    truth_identity = entry.data[CONF_IDENTITY]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, CONF_IDENTITY: {"maker_code": "not a number"}}
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.data[CONF_IDENTITY] == truth_identity
+    assert int(state(hass, POWER)) == simulator.meter.power_w()
+    assert kwh(state(hass, IMPORT)) == truth(simulator.meter.forward_kwh())
+
+
+async def test_identity_check_is_postponed_while_the_meter_is_silent(
+    hass: HomeAssistant,
+    simulator: Simulator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The background identity check meets a silent meter: nothing is forgotten or reloaded."""
+    entry = await setup(hass, simulator)
+    stored = entry.data[CONF_IDENTITY]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    short_timeouts(monkeypatch)
+    monkeypatch.setattr(coordinator_module, "IDENTITY_CHECK_DELAY", 0.05)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert int(state(hass, POWER)) == simulator.meter.power_w()
+    sendto_before = simulator.stats.commands.get("SKSENDTO", 0)
+    simulator.meter_offline(5.0)
+    caplog.set_level(logging.DEBUG, logger="custom_components.broute_meter")
+    for _ in range(300):
+        await sim_wait(hass)
+        if "Identity check postponed" in caplog.text:
+            break
+    assert "Identity check postponed" in caplog.text
+    assert simulator.stats.commands.get("SKSENDTO", 0) > sendto_before  # it did ask
+    assert entry.data[CONF_IDENTITY] == stored
+    assert entry.state is ConfigEntryState.LOADED
