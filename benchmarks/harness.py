@@ -404,6 +404,15 @@ def worker_main(argv: list[str], measure: Callable[[dict[str, Any]], Any]) -> bo
     import logging
 
     logging.basicConfig(level=logging.CRITICAL)
+    log_file = os.environ.get("BROUTE_BENCH_DEBUG_LOG")
+    if log_file:
+        # The integration's own DEBUG lines, with wall-clock stamps, to study a timeline.
+        handler = logging.FileHandler(log_file)
+        handler.setFormatter(logging.Formatter("%(relativeCreated)9.0f %(name)s %(message)s"))
+        for name in ("custom_components.broute_meter", "simulator"):
+            logger = logging.getLogger(name)
+            logger.setLevel(logging.DEBUG)
+            logger.addHandler(handler)
     case = json.loads(argv[2])
     result = asyncio.run(measure(case))
     emit(result)

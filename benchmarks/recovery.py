@@ -11,7 +11,8 @@ full interval away for both integrations):
 * ``end_session``: the meter ends the session (EVENT 26);
 * ``expire``: the PANA session lifetime runs out (EVENT 29) and the dongle does not
   re-authenticate by itself;
-* ``meter_reboot``: the meter is silent for 30 s and forgets its session.
+* ``meter_reboot``: the meter is silent for 30 s and forgets its session;
+  ``meter_reboot_90`` / ``meter_reboot_180``: the same for 90 s / 180 s.
 
 Ground truth comes from the simulator: the command that injects the fault also fixes
 the power the meter reports from that instant to ``FRESH_W``, a value no pre-fault
@@ -60,6 +61,9 @@ FAULTS: dict[str, tuple[str, dict[str, Any], float | None]] = {
         None,
     ),
     "meter_reboot": ("meter reboot, silent 30 s", {"op": "meter_reboot"}, 30.0),
+    # Still down when the first poll's request has failed: the rejoins meet a silent meter.
+    "meter_reboot_90": ("meter reboot, silent 90 s", {"op": "meter_reboot"}, 90.0),
+    "meter_reboot_180": ("meter reboot, silent 180 s", {"op": "meter_reboot"}, 180.0),
 }
 WINDOW = 600.0
 #: The power the meter reports from the fault on; no pre-fault reading shows it.

@@ -9,9 +9,10 @@ simulator's ground truth.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_STATE_CHANGED, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import Event, EventStateChangedData, callback
 import pytest
@@ -19,7 +20,7 @@ import pytest
 from custom_components.broute_meter import coordinator as coordinator_module
 from custom_components.broute_meter.broute import ConnectionTiming, LinkState, LinkStatus
 from custom_components.broute_meter.broute.links.wisun import WiSunTiming
-from simulator import DongleModel
+from simulator import DongleModel, TimingModel
 
 from ..helpers import set_up, state
 from .conftest import SimFactory, entry_for
@@ -367,3 +368,116 @@ async def test_silent_dongle_is_found_by_the_keepalive(
     await assert_lost_then_back(hass, sim, timeline)
     # Within two checks (the first may meet the reset's leftovers) and slack.
     assert timeline.first_lost(after=silenced) - silenced <= 2 * (keepalive + 0.3) + 0.5
+
+
+# A meter reboot at the shipped timings, compressed by REBOOT_SCALE (the simulator's
+# realistic model and every timing of the connection alike).
+REBOOT_SCALE = 0.1
+#: A join the simulator leaves unanswered (the meter is down) ends after its PANA
+#: retries: 2.1 joins on SKSTACK, 2.3 on J11 (nominal 3 s join). One may be under way
+#: when the meter comes back.
+FAILED_JOIN = 2.3 * 3.0
+#: The issue's bound once the meter answers again: the 2 s retry interval, a join and
+#: two round trips (timing model: 2.85 s join, 1 s round trip).
+RETRY_JOIN_AND_TWO_ROUND_TRIPS = 2.0 + 2.85 + 2 * 1.0
+
+
+def shipped_timings(monkeypatch: pytest.MonkeyPatch, scale: float) -> ConnectionTiming:
+    """Every float of the shipped connection timings × ``scale``, for every connection."""
+    base = ConnectionTiming()
+    changes = {
+        f.name: getattr(part, f.name) * scale
+        for part in (base.link, base.client)
+        for f in fields(part)
+        if isinstance(getattr(part, f.name), float)
+    }
+    timing = base.evolve(**changes)
+    monkeypatch.setattr(coordinator_module, "CONNECTION_TIMING", timing)
+    return timing
+
+
+async def scaled_meter(
+    hass: HomeAssistant,
+    make_simulator: SimFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    model: DongleModel = DongleModel.BP35C2,
+) -> tuple[Simulator, MockConfigEntry, ConnectionTiming]:
+    timing = shipped_timings(monkeypatch, REBOOT_SCALE)
+    sim = await make_simulator(model=model)
+    sim.timing = TimingModel(response_latency=1.0, join_seconds=3.0, time_scale=REBOOT_SCALE)
+    entry = await set_up(hass, entry_for(sim, scan_interval=3600, history_days=1))
+    assert state(hass, POWER) not in (STATE_UNAVAILABLE, STATE_UNKNOWN)
+    # Nothing else on the air when the fault comes: the history import and the
+    # background identity check are done.
+    await entry.runtime_data.history.async_wait_idle()
+    client = entry.runtime_data.coordinator.connection.client
+    await until(hass, lambda: not client.busy, 5)
+    await asyncio.sleep(0.2)
+    await hass.async_block_till_done()
+    assert not client.busy
+    return sim, entry, timing
+
+
+@MODELS
+async def test_meter_reboot_is_lost_after_one_request_and_back_soon(
+    hass: HomeAssistant,
+    make_simulator: SimFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    model: DongleModel,
+) -> None:
+    """A meter silent for 60 s (nominal) that comes back without the session.
+
+    One poll whose request fails all its retries tells the link (unavailable within 1 s
+    of that failure, and the link repairs); its joins fail while the meter is down and
+    are retried every 2 s, so once the meter answers again the values are valid within
+    the join under way, the retry interval, a join and two round trips.
+    """
+    sim, entry, timing = await scaled_meter(hass, make_simulator, monkeypatch, model)
+    coordinator = entry.runtime_data.coordinator
+    timeline = await watch(hass, entry)
+    stats = coordinator.connection.client.stats
+    requests, retries = stats.requests, stats.retries
+    down_for = 60.0 * REBOOT_SCALE
+    rebooted = timeline.loop.time()
+    sim.faults.meter_reboot(down_for)
+    back_at = rebooted + down_for
+    await coordinator.async_refresh()  # one poll: its request fails every retry
+    failed = timeline.loop.time()
+    await hass.async_block_till_done()
+    assert not coordinator.last_update_success
+    # One request, all its retries spent (J11 reports the unacknowledged sends at once).
+    assert (stats.requests - requests, stats.retries - retries) == (1, timing.client.retries)
+    lost = timeline.first_lost(after=rebooted)
+    assert lost <= failed  # told before the poll's failure reached the coordinator
+    gone = timeline.first_state(unavailable=True, after=rebooted)
+    assert gone is not None
+    assert gone - failed <= STALE_LIMIT
+    assert failed < back_at  # the joins that follow meet a meter still down
+
+    bound = (FAILED_JOIN + RETRY_JOIN_AND_TWO_ROUND_TRIPS) * REBOOT_SCALE + 0.3  # + load
+    await until(hass, lambda: timeline.first_state(unavailable=False, after=gone), down_for + 5)
+    back = timeline.first_state(unavailable=False, after=gone)
+    assert back is not None, f"power never came back: {timeline.links}"
+    assert back - back_at <= bound, f"{back - back_at:.2f} s after the meter's return"
+    assert int(state(hass, POWER)) == sim.meter.power_w()
+    # No rescan while the cached PAN is right, and the credentials were never blamed.
+    assert sim.stats.scans == 0
+    assert entry.state is ConfigEntryState.LOADED
+    assert not hass.config_entries.flow.async_progress()
+
+
+@pytest.mark.parametrize("dropped", [1, 2])
+async def test_dropped_replies_the_retries_absorb_do_not_flap(
+    hass: HomeAssistant, make_simulator: SimFactory, monkeypatch: pytest.MonkeyPatch, dropped: int
+) -> None:
+    """At the shipped retries (two), one or two lost replies are no loss of the meter."""
+    sim, entry, _ = await scaled_meter(hass, make_simulator, monkeypatch)
+    timeline = await watch(hass, entry)
+    sim.faults.drop_replies(dropped)
+    await entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert entry.runtime_data.coordinator.last_update_success
+    assert timeline.links == []
+    assert all(value != STATE_UNAVAILABLE for _, value in timeline.states)
+    assert sim.stats.faults["drop_reply"] == dropped
+    assert int(state(hass, POWER)) == sim.meter.power_w()

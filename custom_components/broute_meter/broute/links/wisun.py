@@ -218,6 +218,14 @@ class WiSunTiming:
     #: Backoff of the repair steps that cost air time (scans, joins the meter refuses).
     reconnect_backoff: float = 1.0
     reconnect_backoff_max: float = 60.0
+    #: After the meter stopped answering requests (it is most likely restarting), a
+    #: join it refuses or leaves unanswered is tried again this long after it ended,
+    #: with no escalation (no rescan, no refusal counted against the credentials) ...
+    meter_return_interval: float = 2.0
+    #: ... for this long after the loss; then the backoff and escalation above apply.
+    #: A join to a silent meter ends after its own PANA retries (about 6 s with the
+    #: simulator's model), so this is one join every ~8 s, at most ~15 in the window.
+    meter_return_window: float = 120.0
     #: While the port is gone (unplugged dongle, lost socket), how often it is tried
     #: again: a stat of a device path or a TCP connect, no radio time, so no backoff.
     port_poll_interval: float = 2.0
@@ -245,6 +253,8 @@ class WiSunTiming:
             reauth_grace=0.3,
             reconnect_backoff=0.05,
             reconnect_backoff_max=0.4,
+            meter_return_interval=0.05,
+            meter_return_window=2.0,
             port_poll_interval=0.1,
             rescan_after_failures=3,
             keepalive_interval=None,
@@ -289,6 +299,11 @@ class WiSunLink(Link):
     """
 
     kind: ClassVar[str] = "wisun"
+    #: One request unanswered after all its retries (three attempts, 30 s with the
+    #: shipped timings) is a rebooted meter until proven otherwise: a dropped frame is
+    #: absorbed by a retry, and a rejoin by mistake costs one join of air time while the
+    #: poll has already failed (see docs/reliability.md).
+    unresponsive_after: ClassVar[int | None] = 1
 
     def __init__(
         self,
@@ -330,6 +345,9 @@ class WiSunLink(Link):
         self._connect_task: asyncio.Task[None] | None = None
         self._recovery: asyncio.Task[None] | None = None
         self._repair = _Repair.REJOIN
+        #: Loop time at which the meter stopped answering requests (None otherwise):
+        #: joins are then retried at a short interval while it restarts.
+        self._meter_silent_since: float | None = None
         self._reauth_timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -598,7 +616,15 @@ class WiSunLink(Link):
 
     def report_unresponsive(self) -> None:
         """A meter that rebooted has forgotten the session the dongle still believes in."""
-        self._start_recovery(_Repair.REJOIN, "the meter stopped answering")
+        self._start_recovery(_Repair.REJOIN, "the meter stopped answering", meter_silent=True)
+
+    def _meter_restarting(self) -> bool:
+        """Whether a failed join is still likely a meter that is restarting."""
+        since = self._meter_silent_since
+        return (
+            since is not None
+            and asyncio.get_running_loop().time() - since < self.timing.meter_return_window
+        )
 
     def unavailable_error(self) -> BRouteError:
         """What a request meets while the link is not up.
@@ -637,13 +663,14 @@ class WiSunLink(Link):
 
     # --- background repair ---------------------------------------------------------------
 
-    def _start_recovery(self, repair: _Repair, reason: str) -> None:
+    def _start_recovery(self, repair: _Repair, reason: str, *, meter_silent: bool = False) -> None:
         if not self._established or self._closing:
             return
         self._repair = max(self._repair, repair) if self._recovery is not None else repair
         self._cancel_reauth_timer()
         if self._recovery is not None:
             return
+        self._meter_silent_since = asyncio.get_running_loop().time() if meter_silent else None
         _LOGGER.info("B-route link interrupted (%s); repairing", reason)
         self._set_status(LinkState.REPAIRING, reason, error=self.last_error)
         self._recovery = asyncio.get_running_loop().create_task(
@@ -654,6 +681,7 @@ class WiSunLink(Link):
         delay = self.timing.reconnect_backoff
         failures = 0
         rejections = 0
+        reinitialised = False
         try:
             while not self._closing:
                 repair = self._repair
@@ -674,9 +702,31 @@ class WiSunLink(Link):
                     outcome = await self._join(pan)
                     if outcome is JoinOutcome.JOINED:
                         self.last_error = None
+                        self._meter_silent_since = None
                         self._on_joined()
                         _LOGGER.info("B-route link restored")
                         return
+                    if self._meter_restarting() and self._repair is _Repair.REJOIN:
+                        # A restarting meter refuses or ignores PANA (SKSTACK says
+                        # EVENT 24 either way) until it is back: try the cached PAN
+                        # again soon, without rescanning or blaming the credentials.
+                        # Giving the dongle its credentials again once is local.
+                        reinitialised = reinitialised or repair >= _Repair.REINIT
+                        if outcome is JoinOutcome.REJECTED and not reinitialised:
+                            self._repair = _Repair.REINIT
+                        self.last_error = JoinError(
+                            "the meter does not complete PANA (it may be restarting)"
+                        )
+                        _LOGGER.debug(
+                            "Join failed (%s) while the meter may be restarting; next in %.1f s",
+                            outcome.name,
+                            self.timing.meter_return_interval,
+                        )
+                        self._set_status(
+                            LinkState.REPAIRING, "repair attempt failed", error=self.last_error
+                        )
+                        await asyncio.sleep(self.timing.meter_return_interval)
+                        continue
                     failures += 1
                     if outcome is JoinOutcome.REJECTED:
                         if repair < _Repair.REINIT:
